@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Thin launcher: the program lives in dist/ (built from src/ by `npm install` / `npm run build`).
+import { existsSync } from 'node:fs';
+
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('vae: the program is not built (no dist/cli.js); run `npm install` or `npm run build` in its folder\n');
+  process.exit(1);
+}
+const { main } = await import(cli.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,143 @@
+/**
+ * Choosing the tfjs backend. `cuda` (@tensorflow/tfjs-node-gpu) and `tensorflow`
+ * (@tensorflow/tfjs-node) are optional dependencies whose install downloads libtensorflow from
+ * outside npm, so they are often absent: they are loaded lazily and their absence is reported
+ * plainly. `wasm` (SIMD) is the embedded default; `cpu` (pure JavaScript) always works.
+ * `auto` takes the first of cuda (only with a GPU), tensorflow, wasm, cpu that loads.
+ */
+import { tf } from '../tf.js';
+import { VaeError } from '../errors.js';
+
+export const BACKEND_NAMES = ['auto', 'cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface BackendReport {
+  name: ConcreteBackend;
+  /** the tfjs backend name in use */
+  tfjs: string;
+  /** what it runs on, in words */
+  device: string;
+  /** for auto: why earlier choices were passed over */
+  skipped: { name: ConcreteBackend; reason: string }[];
+}
+
+export class BackendUnavailable extends VaeError {
+  constructor(
+    readonly backend: ConcreteBackend,
+    readonly reason: string,
+    hint?: string,
+  ) {
+    super(`backend '${backend}' is unavailable: ${reason}`, { hint, exitCode: 2 });
+  }
+}
+
+/** Load a module by a name TypeScript need not resolve (optional dependencies). */
+async function importOptional(name: string): Promise<unknown> {
+  return import(name);
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0].trim();
+}
+
+function isMissingModule(err: unknown, pkg: string): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && String(e.message).includes(pkg);
+}
+
+const NODE_HINT = 'it installs only where libtensorflow can be downloaded; use --backend wasm (the default) or cpu';
+
+async function loadTfjsNode(name: 'cuda' | 'tensorflow'): Promise<string> {
+  const pkg = name === 'cuda' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  try {
+    await importOptional(pkg);
+  } catch (err) {
+    if (isMissingModule(err, pkg)) {
+      throw new BackendUnavailable(name, `${pkg} is not installed (an optional dependency)`, `npm install ${pkg}; ${NODE_HINT}`);
+    }
+    const line = firstLine(err);
+    const lib = /lib[\w.+-]+\.so[.\d]*/.exec(line)?.[0];
+    throw new BackendUnavailable(
+      name,
+      lib ? `${pkg} cannot load ${lib}` : `${pkg} failed to load: ${line}`,
+      name === 'cuda' ? 'tfjs-node-gpu 4.x needs CUDA 11.2 and cuDNN 8.1 on the library path' : undefined,
+    );
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new BackendUnavailable(name, `${pkg} loaded but its backend did not initialise`);
+  const backend = tf.backend() as unknown as { isUsingGpuDevice?: boolean | (() => boolean) };
+  const gpu = typeof backend.isUsingGpuDevice === 'function' ? backend.isUsingGpuDevice() : backend.isUsingGpuDevice;
+  if (name === 'cuda') {
+    if (gpu === false) {
+      throw new BackendUnavailable('cuda', 'TensorFlow loaded but registered no GPU (it would silently run on the CPU)', 'tfjs-node-gpu 4.x needs CUDA 11.2 and cuDNN 8.1; check nvidia-smi and LD_LIBRARY_PATH');
+    }
+    return 'CUDA GPU (libtensorflow)';
+  }
+  return 'CPU (libtensorflow)';
+}
+
+async function loadWasm(): Promise<string> {
+  let mod: { getThreadsCount?: () => number };
+  try {
+    mod = (await import('@tensorflow/tfjs-backend-wasm')) as typeof mod;
+  } catch (err) {
+    throw new BackendUnavailable('wasm', `@tensorflow/tfjs-backend-wasm failed to load: ${firstLine(err)}`, 'run npm install');
+  }
+  if (!(await tf.setBackend('wasm'))) throw new BackendUnavailable('wasm', 'the WebAssembly module did not initialise');
+  const threads = mod.getThreadsCount?.() ?? 1;
+  return `WebAssembly SIMD, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+async function loadConcrete(name: ConcreteBackend): Promise<string> {
+  switch (name) {
+    case 'cuda':
+    case 'tensorflow':
+      return loadTfjsNode(name);
+    case 'webgpu':
+      throw new BackendUnavailable('webgpu', 'not supported yet', 'use --backend wasm or cpu');
+    case 'wasm':
+      return loadWasm();
+    case 'cpu':
+      await tf.setBackend('cpu');
+      return 'CPU (plain JavaScript)';
+  }
+}
+
+const AUTO_ORDER: ConcreteBackend[] = ['cuda', 'tensorflow', 'wasm', 'cpu'];
+
+export function parseBackendName(name: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
+  throw new VaeError(`unknown backend '${name}'`, { hint: `choose one of ${BACKEND_NAMES.join(', ')}` });
+}
+
+/** Select and initialise a backend. Throws BackendUnavailable (one clear line) when it cannot. */
+export async function selectBackend(requested: BackendName): Promise<BackendReport> {
+  const skipped: BackendReport['skipped'] = [];
+  const order = requested === 'auto' ? AUTO_ORDER : [requested];
+  for (const name of order) {
+    try {
+      const device = await loadConcrete(name);
+      await tf.ready();
+      return { name, tfjs: tf.getBackend(), device, skipped };
+    } catch (err) {
+      if (requested !== 'auto' || !(err instanceof BackendUnavailable)) throw err;
+      skipped.push({ name, reason: err.reason });
+    }
+  }
+  throw new VaeError('no backend could be loaded');
+}
+
+/** Probe every backend (for `vae backends`). Leaves the cpu backend selected. */
+export async function probeBackends(): Promise<{ name: ConcreteBackend; ok: boolean; device?: string; reason?: string; hint?: string }[]> {
+  const out = [];
+  for (const name of ['cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as ConcreteBackend[]) {
+    try {
+      out.push({ name, ok: true, device: await loadConcrete(name) });
+    } catch (err) {
+      if (err instanceof BackendUnavailable) out.push({ name, ok: false, reason: err.reason, hint: err.hint });
+      else out.push({ name, ok: false, reason: firstLine(err) });
+    }
+  }
+  await tf.setBackend('cpu');
+  return out;
+}

@@ -1,0 +1,58 @@
+/**
+ * The command-line program (a factory, so tests can drive it) and the one place where errors
+ * become a line on stderr and an exit code: 2 for usage and input errors, 1 for runtime
+ * failures, with a stack trace only under --verbose.
+ */
+import { Command, CommanderError } from 'commander';
+import { VaeError, formatError } from './errors.js';
+import { VERSION } from './version.js';
+import { registerTrain } from './commands/train.js';
+import { registerSample } from './commands/sample.js';
+import { registerEval } from './commands/eval.js';
+import { registerBackends } from './commands/backends.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('vae')
+    .description('Train, sample and evaluate variational autoencoders on TensorFlow.js')
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // Commander's own errors, e.g. "error: unknown option '--ouy'\n(Did you mean --out?)", on one line.
+      outputError: (str, write) => write(`vae: ${str.trim().replace(/^error: /, '').replace(/\s*\n\(Did you mean (.+)\?\)/, ' (did you mean $1?)')}\n`),
+    })
+    .addHelpText('after', '\nQuick start:\n  vae train --config mnist.json\n  vae sample --n 64 > grid.png\n  vae eval\n');
+  registerTrain(program);
+  registerSample(program);
+  registerEval(program);
+  registerBackends(program);
+  return program;
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.executeSubCommandAsync') return err.exitCode;
+      // Errors thrown by our option parsers arrive wrapped; commander has printed them already.
+      return 2;
+    }
+    if (err instanceof VaeError) {
+      process.stderr.write(`vae: ${formatError(err)}\n`);
+      if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    process.stderr.write(`vae: internal error: ${e?.message ?? String(err)}${verbose ? '' : ' (run with --verbose for the stack trace)'}\n`);
+    if (verbose && e?.stack) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}

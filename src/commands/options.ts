@@ -1,0 +1,73 @@
+/** Shared option parsing and set-up for commands. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { VaeError } from '../errors.js';
+import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
+import { Log } from '../ui/log.js';
+
+export interface CommonOptions {
+  backend: string;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+/** An integer option within [min, max], with a message naming the flag. */
+export function intArg(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value.trim())) throw new VaeError(`${flag} must be a whole number, got '${value}'`);
+    const n = Number(value);
+    if (n < min || n > max) throw new VaeError(`${flag} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function addBackendOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--backend <name>', `compute backend: ${BACKEND_NAMES.join(', ')}`).default('auto').env('VAE_BACKEND'),
+  );
+}
+
+export function makeLog(opts: { quiet?: boolean; verbose?: boolean }): Log {
+  return new Log({ quiet: opts.quiet, verbose: opts.verbose });
+}
+
+/** Select the backend and say which on stderr. */
+export async function startBackend(name: string, log: Log): Promise<BackendReport> {
+  const requested: BackendName = parseBackendName(name);
+  const report = await selectBackend(requested);
+  const why = report.skipped.length ? ` (auto; skipped ${report.skipped.map((s) => s.name).join(', ')})` : '';
+  log.info(`backend: ${report.name} - ${report.device}${why}`);
+  for (const s of report.skipped) log.debug(`  ${s.name}: ${s.reason}`);
+  return report;
+}
+
+/** Check before any work that an output file can be written: its folder exists and is writable. */
+export function checkOutputPath(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir)) throw new VaeError(`cannot write ${file}: the folder ${dir} does not exist`, { hint: 'create it first or choose another path' });
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new VaeError(`cannot write ${file}: the folder ${dir} is not writable`, { hint: 'choose a folder you can write to' });
+  }
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new VaeError(`cannot write ${file}: it is a directory`);
+}
+
+/** Refuse binary output to a terminal, naming the command to use instead. */
+export function refuseTerminal(what: string, instead: string): void {
+  if (process.stdout.isTTY) {
+    throw new VaeError(`refusing to write ${what} to the terminal`, { hint: `redirect it, e.g. \`${instead}\`, or use --out FILE` });
+  }
+}
+
+/** Write bytes to stdout and wait until they are handed to the OS. */
+export function writeStdout(data: Uint8Array | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * Batches for training and evaluation, filled on the JavaScript side (one upload per batch).
+ *
+ * Binarisation for the Bernoulli likelihood: a pixel of intensity p becomes 1 with probability p.
+ * "dynamic" draws afresh every epoch (a known regulariser, the standard MNIST protocol);
+ * "static" draws once from a fixed seed; "none" keeps greyscale. Evaluation always uses a fixed
+ * seeded draw, consumed example by example, so numbers do not depend on the batch size.
+ */
+import { Rng } from '../random.js';
+import type { ImageSet } from './dataset.js';
+import { dimOf } from './dataset.js';
+
+export type Binarize = 'dynamic' | 'static' | 'none';
+
+/** Copy example `src` rows into `out`, binarising with rng (or copying when rng is null). */
+export function fillRows(out: Float32Array, set: ImageSet, rows: ArrayLike<number>, rng: Rng | null): void {
+  const d = dimOf(set);
+  const img = set.images;
+  for (let r = 0; r < rows.length; r++) {
+    const base = rows[r] * d;
+    const o = r * d;
+    if (rng) {
+      for (let j = 0; j < d; j++) out[o + j] = rng.uniform() < img[base + j] ? 1 : 0;
+    } else {
+      out.set(img.subarray(base, base + d), o);
+    }
+  }
+}
+
+/**
+ * The static binarisation of example i: the same for every epoch and every batch size, drawn
+ * from a stream derived from (seed, i) so any example can be drawn alone.
+ */
+export function staticRng(seed: number, example: number): Rng {
+  return Rng.derive(seed, 'static-binarize', example);
+}
+
+/** One epoch of training batches: a seeded permutation, then consecutive slices of it. */
+export class EpochBatches {
+  readonly count: number;
+  private readonly order: Uint32Array;
+  private readonly buf: Float32Array;
+  private readonly binRng: Rng;
+
+  constructor(
+    private readonly set: ImageSet,
+    readonly batchSize: number,
+    private readonly mode: Binarize,
+    private readonly seed: number,
+    epoch: number,
+  ) {
+    this.order = Rng.derive(seed, 'order', epoch).permutation(set.n);
+    this.binRng = Rng.derive(seed, 'binarize', epoch);
+    this.count = Math.ceil(set.n / batchSize);
+    this.buf = new Float32Array(Math.min(batchSize, set.n) * dimOf(set));
+  }
+
+  /**
+   * Batch i as a Float32Array view of n rows (the last batch may be short). Batches must be
+   * taken in order for dynamic binarisation to follow its stream.
+   */
+  batch(i: number): { x: Float32Array; n: number } {
+    const start = i * this.batchSize;
+    const rows = this.order.subarray(start, Math.min(start + this.batchSize, this.set.n));
+    const d = dimOf(this.set);
+    const x = this.buf.subarray(0, rows.length * d);
+    if (this.mode === 'dynamic') {
+      fillRows(x, this.set, rows, this.binRng);
+    } else if (this.mode === 'static') {
+      for (let r = 0; r < rows.length; r++) fillRows(x.subarray(r * d, (r + 1) * d), this.set, [rows[r]], staticRng(this.seed, rows[r]));
+    } else {
+      fillRows(x, this.set, rows, null);
+    }
+    return { x, n: rows.length };
+  }
+}
+
+/**
+ * Examples [start, end) of a set for evaluation, binarised (when asked) by the fixed stream of
+ * each example, so the result does not depend on how the split is batched.
+ */
+export function evalRows(set: ImageSet, start: number, end: number, binarize: boolean, seed: number): Float32Array {
+  const d = dimOf(set);
+  const out = new Float32Array((end - start) * d);
+  for (let i = start; i < end; i++) {
+    fillRows(out.subarray((i - start) * d, (i - start + 1) * d), set, [i], binarize ? Rng.derive(seed, 'eval-binarize', i) : null);
+  }
+  return out;
+}

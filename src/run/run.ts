@@ -1,0 +1,179 @@
+/**
+ * The run directory describes itself (docs/checkpoint.md):
+ *   config.json      the resolved config (defaults filled in)
+ *   run.json         when, how (argv), backend and device, package versions
+ *   checkpoint.json  + weights-*.bin: model and optimiser state after the last completed epoch
+ *   best/            the same, model only, for the epoch with the best validation ELBO
+ *   metrics.jsonl    one JSON object per epoch
+ *   samples/epoch-NNN.png, recon/epoch-NNN.png
+ * Commands that read a run need nothing else.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf } from '../tf.js';
+import { VaeError } from '../errors.js';
+import { validateConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { expectedShapes, type Vae, type VaeSpec } from '../model/vae.js';
+import { likelihoodByName } from '../model/likelihood.js';
+import type { Params } from '../model/params.js';
+import type { Adam } from '../train/adam.js';
+import type { RngState } from '../random.js';
+import { ensureDir, writeJsonAtomic } from './atomic.js';
+import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
+
+export const RUNS_ROOT = 'runs';
+
+/** What a checkpoint's manifest carries beside the tensors. */
+export interface CheckpointMeta {
+  /** epochs completed */
+  epoch: number;
+  /** optimisation steps completed */
+  step: number;
+  model: VaeSpec;
+  /** [height, width, channels] of the data */
+  dataShape: [number, number, number];
+  optimizer: { name: 'adam'; t: number } | null;
+  rng: { eps: { alea: RngState; spare: number | null } } | null;
+  best: { epoch: number; valElbo: number } | null;
+  savedAt: string;
+}
+
+export function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+export function defaultRunDir(name: string, root = RUNS_ROOT): string {
+  const base = path.join(root, `${name}-${timestamp()}`);
+  let dir = base;
+  for (let i = 2; fs.existsSync(dir); i++) dir = `${base}-${i}`;
+  return dir;
+}
+
+/** Create a fresh run directory; refuse to train into one that already holds a run. */
+export function createRunDir(dir: string): void {
+  if (fs.existsSync(dir)) {
+    if (!fs.statSync(dir).isDirectory()) throw new VaeError(`--out ${dir} exists and is not a directory`);
+    if (hasCheckpoint(dir) || fs.existsSync(path.join(dir, 'config.json'))) {
+      throw new VaeError(`${dir} already holds a run`, { hint: 'choose another --out, or delete that run first' });
+    }
+  }
+  ensureDir(dir);
+  for (const sub of ['samples', 'recon']) ensureDir(path.join(dir, sub));
+}
+
+function isRunDir(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'config.json'));
+}
+
+/** The run under `root` whose checkpoint was written most recently. */
+export function findLatestRun(root = RUNS_ROOT): string {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(root);
+  } catch {
+    /* no runs yet */
+  }
+  let best: { dir: string; t: number } | null = null;
+  for (const e of entries) {
+    const dir = path.join(root, e);
+    const m = path.join(dir, MANIFEST);
+    try {
+      const t = fs.statSync(m).mtimeMs;
+      if (!best || t > best.t) best = { dir, t };
+    } catch {
+      /* not a run with a checkpoint */
+    }
+  }
+  if (!best) {
+    throw new VaeError(`no trained run found under ./${root}`, {
+      hint: 'train one with `vae train --config mnist.json`, or point at a run with --run DIR',
+    });
+  }
+  return best.dir;
+}
+
+/** --run DIR, or the latest run. A folder of runs (such as runs/) means its latest run. */
+export function resolveRun(arg?: string): string {
+  if (!arg) return findLatestRun();
+  if (!fs.existsSync(arg)) throw new VaeError(`run directory '${arg}' does not exist`, { hint: 'check the path, or leave out --run to use the latest run' });
+  if (!fs.statSync(arg).isDirectory()) throw new VaeError(`--run ${arg} is not a directory`);
+  if (!isRunDir(arg) && !hasCheckpoint(arg)) {
+    try {
+      return findLatestRun(arg);
+    } catch {
+      throw new VaeError(`'${arg}' is not a run directory (no config.json or checkpoint.json)`, { hint: 'point --run at a folder written by vae train' });
+    }
+  }
+  return arg;
+}
+
+export function readRunConfig(dir: string): Config {
+  const file = path.join(dir, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new VaeError(`${dir} has no config.json`, { hint: 'it is not a complete run directory' });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new VaeError(`${file} is not valid JSON (${(err as Error).message})`);
+  }
+  return validateConfig(raw, file);
+}
+
+function paramArrays(params: Params): NamedArray[] {
+  return [...params].map(([name, v]) => ({ name, shape: v.shape, data: v.dataSync() as Float32Array }));
+}
+
+/** Save model (and optimiser, when given) state to dir (the run, or its best/ folder). */
+export async function saveRunCheckpoint(dir: string, vae: Vae, adam: Adam | null, meta: Omit<CheckpointMeta, 'optimizer' | 'savedAt' | 'model'>): Promise<void> {
+  const arrays = paramArrays(vae.params);
+  let optimizer: CheckpointMeta['optimizer'] = null;
+  if (adam) {
+    const s = await adam.state();
+    optimizer = { name: 'adam', t: s.t };
+    for (const a of s.arrays) arrays.push({ ...a, name: `optimizer/${a.name}` });
+  }
+  const full: CheckpointMeta = { ...meta, model: vae.spec, optimizer, savedAt: new Date().toISOString() };
+  saveCheckpoint(dir, arrays, full, meta.step);
+}
+
+export interface LoadedRun {
+  dir: string;
+  config: Config;
+  vae: Vae;
+  meta: CheckpointMeta;
+  /** optimiser state arrays ('<param>/m', '<param>/v'), when the checkpoint has them */
+  optimizer: Map<string, NamedArray>;
+}
+
+/** Load a run's model from its last checkpoint (or from best/). */
+export function loadRun(dir: string, which: 'last' | 'best' = 'last'): LoadedRun {
+  const config = readRunConfig(dir);
+  const cdir = which === 'best' ? path.join(dir, 'best') : dir;
+  const { manifest, arrays } = loadCheckpoint<CheckpointMeta>(cdir);
+  const meta = manifest.meta;
+  if (!meta?.model) throw new VaeError(`${path.join(cdir, MANIFEST)} does not describe its model`);
+  const expected = expectedShapes(meta.model);
+  const params: Params = new Map();
+  for (const [name, shape] of expected) {
+    const a = arrays.get(name);
+    if (!a) throw new VaeError(`checkpoint in ${cdir} lacks tensor '${name}'`, { hint: 'the checkpoint does not match its model description' });
+    if (a.shape.join('x') !== shape.join('x')) {
+      throw new VaeError(`checkpoint tensor '${name}' has shape [${a.shape}] but the model needs [${shape}]`);
+    }
+    params.set(name, tf.variable(tf.tensor(a.data, a.shape), true));
+  }
+  const optimizer = new Map<string, NamedArray>();
+  for (const [name, a] of arrays) if (name.startsWith('optimizer/')) optimizer.set(name.slice('optimizer/'.length), a);
+  return { dir, config, meta, optimizer, vae: { spec: meta.model, params, likelihood: likelihoodByName(meta.model.likelihood) } };
+}
+
+export function writeRunJson(dir: string, name: string, value: unknown): void {
+  writeJsonAtomic(path.join(dir, name), value);
+}

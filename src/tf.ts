@@ -1,0 +1,15 @@
+/**
+ * The one place tfjs is imported. The cpu backend is always registered; others are loaded on
+ * demand by src/backend. Prod mode turns off debug checks and tfjs's console banners (such as
+ * the "install tfjs-node" advice, which is not ours to give).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core's Node build ships no gradient functions; the umbrella package's Node build
+// registers all of them (into this same tfjs-core), which training needs.
+import '@tensorflow/tfjs';
+
+tf.enableProdMode();
+
+export { tf };
+export type { Tensor, Tensor1D, Tensor2D, Scalar, Variable } from '@tensorflow/tfjs-core';

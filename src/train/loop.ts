@@ -1,0 +1,138 @@
+/**
+ * The training loop. It does not know it trains a VAE: a task supplies steps that return a
+ * small tensor of statistics (batch means), and hooks do the logging, validation, previews and
+ * checkpoints. Statistics stay on the device and are read back only every `logEvery` steps
+ * and at the end of an epoch (each read is a sync point), where they are also checked for
+ * NaN/Inf before anything is saved.
+ */
+import { tf, type Tensor } from '../tf.js';
+import { RuntimeFailure } from '../errors.js';
+
+export interface TrainTask {
+  /** Names of the entries of each step's stats tensor, e.g. ['recon', 'kl']. */
+  statNames: string[];
+  stepsInEpoch(epoch: number): number;
+  /** Run optimisation step `index` of `epoch`; returns batch-mean stats (kept, 1-D) and the batch size. */
+  step(epoch: number, index: number): { stats: Tensor; examples: number };
+}
+
+export interface Progress {
+  epoch: number;
+  epochs: number;
+  stepInEpoch: number;
+  stepsInEpoch: number;
+  globalStep: number;
+  /** Mean of each stat over the steps since the last report. */
+  stats: Record<string, number>;
+  examplesPerSec: number;
+  /** Seconds left in this epoch, estimated from its pace so far. */
+  epochEtaSec: number;
+}
+
+export interface EpochResult {
+  epoch: number;
+  globalStep: number;
+  /** Example-weighted mean of each stat over the epoch. */
+  stats: Record<string, number>;
+  examples: number;
+  seconds: number;
+}
+
+export interface LoopOptions {
+  startEpoch: number;
+  epochs: number;
+  startStep: number;
+  logEvery: number;
+  /** Checked between steps: when it returns true, the loop stops after the current step. */
+  shouldStop?: () => boolean;
+}
+
+export interface LoopHooks {
+  onProgress?(p: Progress): void;
+  onEpochEnd?(r: EpochResult): Promise<void> | void;
+}
+
+export class NonFiniteError extends RuntimeFailure {
+  constructor(
+    readonly step: number,
+    readonly term: string,
+  ) {
+    super(`training diverged: the ${term} term became NaN or infinite near step ${step}`, {
+      hint: 'lower train.learningRate (e.g. --set train.learningRate=3e-4); the last good checkpoint is kept',
+    });
+  }
+}
+
+export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHooks = {}): Promise<{ stopped: boolean; globalStep: number }> {
+  let globalStep = opts.startStep;
+  const names = task.statNames;
+  for (let epoch = opts.startEpoch; epoch < opts.epochs; epoch++) {
+    const steps = task.stepsInEpoch(epoch);
+    const sums = new Float64Array(names.length);
+    let examples = 0;
+    let pending: { stats: Tensor; examples: number }[] = [];
+    const t0 = performance.now();
+    let lastReport = t0;
+    let examplesSinceReport = 0;
+
+    const drain = (stepInEpoch: number) => {
+      if (pending.length === 0) return;
+      const all = tf.tidy(() => tf.stack(pending.map((p) => p.stats)));
+      const values = all.dataSync();
+      all.dispose();
+      const interval = new Float64Array(names.length);
+      let intervalN = 0;
+      pending.forEach((p, i) => {
+        for (let k = 0; k < names.length; k++) {
+          const v = values[i * names.length + k];
+          if (!Number.isFinite(v)) throw new NonFiniteError(globalStep - pending.length + i + 1, names[k]);
+          sums[k] += v * p.examples;
+          interval[k] += v * p.examples;
+        }
+        intervalN += p.examples;
+        p.stats.dispose();
+      });
+      examples += intervalN;
+      pending = [];
+      const now = performance.now();
+      const rate = (examplesSinceReport / Math.max(now - lastReport, 1e-3)) * 1000;
+      const done = stepInEpoch / steps;
+      hooks.onProgress?.({
+        epoch,
+        epochs: opts.epochs,
+        stepInEpoch,
+        stepsInEpoch: steps,
+        globalStep,
+        stats: Object.fromEntries(names.map((n, k) => [n, interval[k] / intervalN])),
+        examplesPerSec: rate,
+        epochEtaSec: done > 0 ? ((now - t0) / 1000) * (1 / done - 1) : NaN,
+      });
+      lastReport = now;
+      examplesSinceReport = 0;
+    };
+
+    try {
+      for (let i = 0; i < steps; i++) {
+        const r = task.step(epoch, i);
+        pending.push(r);
+        examplesSinceReport += r.examples;
+        globalStep++;
+        if ((i + 1) % opts.logEvery === 0 || i + 1 === steps) drain(i + 1);
+        if (opts.shouldStop?.()) {
+          drain(i + 1);
+          return { stopped: true, globalStep };
+        }
+      }
+    } finally {
+      for (const p of pending) p.stats.dispose();
+    }
+    await hooks.onEpochEnd?.({
+      epoch,
+      globalStep,
+      stats: Object.fromEntries(names.map((n, k) => [n, sums[k] / examples])),
+      examples,
+      seconds: (performance.now() - t0) / 1000,
+    });
+  }
+  return { stopped: false, globalStep };
+}

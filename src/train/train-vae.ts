@@ -1,0 +1,239 @@
+/**
+ * Training a VAE from a resolved config: data, model, run directory, and the hooks that make
+ * the generic loop (loop.ts) write validation metrics, checkpoints and preview PNGs each epoch.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { tf, type Tensor } from '../tf.js';
+import { Rng } from '../random.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { dimOf, slice, type ImageSet } from '../data/dataset.js';
+import { loadSplits } from '../data/load.js';
+import { EpochBatches, evalRows, type Binarize } from '../data/batches.js';
+import { createVae, decodeMean, encode, vaeLoss, type Vae, type VaeSpec } from '../model/vae.js';
+import { countParams } from '../model/params.js';
+import { evaluateElbo, type ElboResult } from '../eval/elbo.js';
+import { gridPng } from '../image/grid.js';
+import { writeFileAtomic } from '../run/atomic.js';
+import { createRunDir, defaultRunDir, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
+import type { BackendReport } from '../backend/index.js';
+import { versions } from '../version.js';
+import { formatDuration, type Log } from '../ui/log.js';
+import { fmt, streamingTable } from '../ui/table.js';
+import { Adam } from './adam.js';
+import { runLoop, type TrainTask } from './loop.js';
+
+/** Validation and `vae eval` use this fixed seed for binarisation and noise, so numbers repeat. */
+export const EVAL_SEED = 0;
+
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  /** training means over the epoch (nats per example); loss = kl - recon = -elbo */
+  train: { elbo: number; recon: number; kl: number; loss: number };
+  val: ElboResult | null;
+  seconds: number;
+  examplesPerSec: number;
+  time: string;
+}
+
+export function specFromConfig(cfg: Config, data: Pick<ImageSet, 'shape'>): VaeSpec {
+  return {
+    arch: cfg.model.arch,
+    inputDim: dimOf(data),
+    hidden: cfg.model.hidden,
+    latentDim: cfg.model.latentDim,
+    activation: cfg.model.activation,
+    likelihood: cfg.model.likelihood,
+  };
+}
+
+export function trainingBinarization(cfg: Config): Binarize {
+  return cfg.model.likelihood === 'bernoulli' ? cfg.data.binarize : 'none';
+}
+
+/** Whether evaluation binarises inputs for this config (Bernoulli on binarised data). */
+export function evalBinarizes(cfg: Config): boolean {
+  return cfg.model.likelihood === 'bernoulli' && cfg.data.binarize !== 'none';
+}
+
+/** One optimisation step, as a closure over the model, optimiser and data. */
+export function makeVaeTask(vae: Vae, adam: Adam, train: ImageSet, cfg: Config, epsRng: Rng): TrainTask {
+  const B = cfg.train.batchSize;
+  const D = dimOf(train);
+  const J = vae.spec.latentDim;
+  const mode = trainingBinarization(cfg);
+  const varList = [...vae.params.values()];
+  const ours = new Map([...vae.params].map(([name, v]) => [v.name, name]));
+  const epsBuf = new Float32Array(Math.min(B, train.n) * J);
+  let batches: EpochBatches | null = null;
+  let batchesEpoch = -1;
+  return {
+    statNames: ['recon', 'kl'],
+    stepsInEpoch: () => Math.ceil(train.n / B),
+    step(epoch, i) {
+      if (!batches || batchesEpoch !== epoch) {
+        batches = new EpochBatches(train, B, mode, cfg.train.seed, epoch);
+        batchesEpoch = epoch;
+      }
+      const { x, n } = batches.batch(i);
+      const eps = epsRng.fillNormal(epsBuf.subarray(0, n * J));
+      const xT = tf.tensor2d(x, [n, D]);
+      const eT = tf.tensor2d(eps, [n, J]);
+      let stats: Tensor | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const r = vaeLoss(vae, xT, eT);
+        stats = tf.keep(r.stats);
+        return r.loss;
+      }, varList);
+      const byName = new Map<string, Tensor>();
+      for (const [tfName, g] of Object.entries(grads)) byName.set(ours.get(tfName)!, g);
+      adam.apply(vae.params, byName);
+      tf.dispose([value, xT, eT, ...Object.values(grads)]);
+      return { stats: stats!, examples: n };
+    },
+  };
+}
+
+/** The preview PNGs: decoder means for fixed prior draws, and inputs above reconstructions. */
+export async function writePreviews(vae: Vae, dir: string, epoch: number, fixedZ: Float32Array, reconSet: ImageSet, binarize: boolean): Promise<void> {
+  const J = vae.spec.latentDim;
+  const n = fixedZ.length / J;
+  const shape = reconSet.shape;
+  const tag = `epoch-${String(epoch + 1).padStart(3, '0')}.png`;
+  const means = tf.tidy(() => decodeMean(vae, tf.tensor2d(fixedZ, [n, J])));
+  const pixels = (await means.data()) as Float32Array;
+  means.dispose();
+  fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
+  writeFileAtomic(path.join(dir, 'samples', tag), await gridPng(pixels, n, shape, { cols: Math.ceil(Math.sqrt(n)), scale: 2 }));
+
+  const m = Math.min(16, reconSet.n);
+  if (m === 0) return;
+  const cols = Math.min(8, m);
+  const D = dimOf(reconSet);
+  const xs = evalRows(reconSet, 0, m, binarize, EVAL_SEED);
+  const rec = tf.tidy(() => decodeMean(vae, encode(vae, tf.tensor2d(xs, [m, D])).mu));
+  const recPixels = (await rec.data()) as Float32Array;
+  rec.dispose();
+  // Rows of `cols` inputs, each followed by the row of their reconstructions.
+  const rows = Math.ceil(m / cols);
+  const tiles = new Float32Array(rows * 2 * cols * D);
+  for (let i = 0; i < m; i++) {
+    const r = Math.floor(i / cols);
+    const c = i % cols;
+    tiles.set(xs.subarray(i * D, (i + 1) * D), ((2 * r) * cols + c) * D);
+    tiles.set(recPixels.subarray(i * D, (i + 1) * D), ((2 * r + 1) * cols + c) * D);
+  }
+  fs.mkdirSync(path.join(dir, 'recon'), { recursive: true });
+  writeFileAtomic(path.join(dir, 'recon', tag), await gridPng(tiles, rows * 2 * cols, shape, { cols, scale: 2 }));
+}
+
+export interface TrainResult {
+  dir: string;
+  metrics: EpochMetrics[];
+}
+
+export async function trainVae(opts: { loaded: LoadedConfig; out?: string; backend: BackendReport; log: Log; argv: string[] }): Promise<TrainResult> {
+  const { loaded, log } = opts;
+  const cfg = loaded.config;
+  log.status('loading data');
+  const splits = loadSplits(cfg.data, ['train', 'val']);
+  const train = splits.train;
+  const val = splits.val;
+  log.stopStatus();
+  log.info(`data: ${cfg.data.dataset}, ${train.n} training / ${val.n} validation examples of ${train.shape.join('x')}`);
+
+  const spec = specFromConfig(cfg, train);
+  const dir = opts.out ?? defaultRunDir(loaded.name);
+  createRunDir(dir);
+  writeRunJson(dir, 'config.json', cfg);
+  writeRunJson(dir, 'run.json', {
+    created: new Date().toISOString(),
+    configFile: loaded.file,
+    argv: opts.argv,
+    backend: { name: opts.backend.name, tfjs: opts.backend.tfjs, device: opts.backend.device },
+    versions: versions(),
+  });
+
+  const seed = cfg.train.seed;
+  const vae = createVae(spec, Rng.derive(seed, 'init'));
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const epsRng = Rng.derive(seed, 'eps');
+  const task = makeVaeTask(vae, adam, train, cfg, epsRng);
+  const fixedZ = Rng.derive(seed, 'preview-z').fillNormal(new Float32Array(cfg.train.previewSamples * spec.latentDim));
+  const previewSet = val.n > 0 ? val : slice(train, 0, 16);
+  const binarizeEval = evalBinarizes(cfg);
+
+  log.info(
+    `model: ${spec.arch} ${[spec.inputDim, ...spec.hidden, spec.latentDim].join('-')} (${spec.activation}, ${spec.likelihood}), ${countParams(vae.params).toLocaleString('en-US')} parameters`,
+  );
+  log.info(`training: ${cfg.train.epochs} epochs of ${task.stepsInEpoch(0)} steps (batch ${cfg.train.batchSize}, Adam ${cfg.train.learningRate}); run directory ${dir}`);
+  log.info('loss = -ELBO summed over pixels and latent dims, averaged over the batch (nats per example)');
+
+  const table = streamingTable(['epoch', 'train ELBO', 'recon', 'KL', 'val ELBO', 'val recon', 'val KL', 'ex/s', 'time'], [6, 11, 9, 7, 10, 10, 7, 7, 7]);
+  if (!log.quiet) process.stderr.write(`${table.header()}\n`);
+
+  const metrics: EpochMetrics[] = [];
+  let best: CheckpointMeta['best'] = null;
+  await runLoop(
+    task,
+    { startEpoch: 0, epochs: cfg.train.epochs, startStep: 0, logEvery: cfg.train.logEvery },
+    {
+      onProgress(p) {
+        const loss = p.stats.kl - p.stats.recon;
+        log.status(
+          `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(loss)}  (recon ${fmt(p.stats.recon)}, KL ${fmt(p.stats.kl)})  ${Math.round(p.examplesPerSec)} ex/s  ETA ${formatDuration(p.epochEtaSec)}`,
+        );
+      },
+      async onEpochEnd(r) {
+        log.status(`epoch ${r.epoch + 1}: validating`);
+        const valResult = val.n > 0 ? evaluateElbo(vae, val, { seed: EVAL_SEED, binarize: binarizeEval }) : null;
+        const trainElbo = r.stats.recon - r.stats.kl;
+        const m: EpochMetrics = {
+          epoch: r.epoch + 1,
+          step: r.globalStep,
+          train: { elbo: trainElbo, recon: r.stats.recon, kl: r.stats.kl, loss: -trainElbo },
+          val: valResult,
+          seconds: r.seconds,
+          examplesPerSec: r.examples / r.seconds,
+          time: new Date().toISOString(),
+        };
+        metrics.push(m);
+        const score = valResult ? valResult.elbo : trainElbo;
+        const improved = !best || score > best.valElbo;
+        if (improved) best = { epoch: r.epoch + 1, valElbo: score };
+        log.status(`epoch ${r.epoch + 1}: saving`);
+        const meta = {
+          epoch: r.epoch + 1,
+          step: r.globalStep,
+          dataShape: train.shape,
+          rng: { eps: epsRng.state() },
+          best,
+        };
+        writeFileAtomic(path.join(dir, 'metrics.jsonl'), metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
+        await saveRunCheckpoint(dir, vae, adam, meta);
+        if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
+        await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
+        log.stopStatus();
+        if (!log.quiet) {
+          process.stderr.write(
+            `${table.row([
+              m.epoch,
+              fmt(trainElbo),
+              fmt(m.train.recon),
+              fmt(m.train.kl),
+              valResult ? fmt(valResult.elbo) : '-',
+              valResult ? fmt(valResult.recon) : '-',
+              valResult ? fmt(valResult.kl) : '-',
+              Math.round(m.examplesPerSec),
+              formatDuration(r.seconds),
+            ])}\n`,
+          );
+        }
+      },
+    },
+  );
+  log.stopStatus();
+  return { dir, metrics };
+}
