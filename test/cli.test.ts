@@ -103,27 +103,36 @@ test('sample refuses to write PNG bytes to a terminal', (t) => {
   assert.doesNotMatch(out, /PNG\r?\n/);
 });
 
-test('eval --json prints the ELBO terms on stdout', () => {
-  const r = vae(['eval', '--json', '--limit', '1000', '--split', 'test,val']);
+test('eval --json prints every number on stdout, repeatably', () => {
+  const args = ['eval', '--json', '--limit', '300', '--samples', '20', '--split', 'test,val'];
+  const r = vae(args);
   assert.equal(r.code, 0, r.stderr);
   const rows = r.stdout.toString().trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(rows.map((x) => x.split), ['test', 'val']);
   for (const x of rows) {
-    for (const k of ['split', 'n', 'elbo', 'recon', 'kl']) assert.ok(k in x, `missing ${k}`);
+    for (const k of ['split', 'n', 'elbo', 'recon', 'kl', 'nll', 'samples', 'nllStdErr', 'activeUnits', 'activeDims', 'bitsPerDim', 'klPerDim', 'muVariance']) {
+      assert.ok(k in x, `missing ${k}`);
+    }
+    assert.equal(x.n, 300);
+    assert.equal(x.samples, 20);
     assert.ok(x.elbo < 0 && x.kl > 0 && x.recon < 0);
     assert.ok(Math.abs(x.elbo - (x.recon - x.kl)) < 1e-6);
+    assert.ok(x.nll > 0 && x.nll <= -x.elbo + 3 * x.nllStdErr, `NLL ${x.nll} vs -ELBO ${-x.elbo}`);
+    assert.ok(Math.abs(x.bitsPerDim - x.nll / (784 * Math.LN2)) < 1e-9);
+    assert.equal(x.klPerDim.length, 20);
+    assert.equal(x.activeUnits, x.activeDims.length);
   }
-  assert.equal(rows[0].n, 1000);
-  assert.equal(rows[1].n, 500);
-  const again = vae(['eval', '--json', '--limit', '1000', '--split', 'test,val']);
-  assert.equal(again.stdout.toString(), r.stdout.toString(), 'evaluation is repeatable');
+  const again = vae(args);
+  assert.equal(again.stdout.toString().replace(/"seconds":[\d.e-]+/g, ''), r.stdout.toString().replace(/"seconds":[\d.e-]+/g, ''), 'evaluation is repeatable');
 });
 
-test('eval prints a table on stderr and nothing on stdout', () => {
-  const r = vae(['eval', '--limit', '500']);
+test('eval prints tables on stderr and nothing on stdout', () => {
+  const r = vae(['eval', '--limit', '200', '--samples', '5', '--per-dim']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.length, 0);
-  for (const col of ['split', 'ELBO', 'recon', 'KL', 'test']) assert.match(r.stderr, new RegExp(col));
+  for (const col of ['split', 'ELBO', 'recon', 'KL', 'L_5', 'NLL', 's.e.', 'active units', 'bits/dim', 'test', 'KL per latent dimension', 'Var_x']) {
+    assert.ok(r.stderr.includes(col), `missing '${col}' in\n${r.stderr}`);
+  }
 });
 
 test('a bare config name works from any folder', () => {

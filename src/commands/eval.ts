@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { loadRun, resolveRun } from '../run/run.js';
 import { loadSplits, SPLITS, type SplitName } from '../data/load.js';
-import { slice } from '../data/dataset.js';
-import { evaluateElbo, type ElboResult } from '../eval/elbo.js';
+import { dimOf, slice } from '../data/dataset.js';
+import { evaluateSplit, ACTIVE_UNIT_THRESHOLD, type SplitResult } from '../eval/elbo.js';
 import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
 import { fmt, renderTable } from '../ui/table.js';
+import { formatDuration } from '../ui/log.js';
 import { addBackendOption, intArg, makeLog, startBackend, writeStdout, type CommonOptions } from './options.js';
 
 interface EvalOptions extends CommonOptions {
@@ -14,8 +15,10 @@ interface EvalOptions extends CommonOptions {
   json?: boolean;
   seed: number;
   batch: number;
+  samples: number;
   limit?: number;
   best?: boolean;
+  perDim?: boolean;
 }
 
 function parseSplits(arg: string): SplitName[] {
@@ -27,20 +30,46 @@ function parseSplits(arg: string): SplitName[] {
   return [...new Set(parts)] as SplitName[];
 }
 
+/** The JSON record of one split (docs/eval.md lists every key). */
+export function evalRecord(split: SplitName, r: SplitResult, extra: Record<string, unknown>) {
+  return {
+    split,
+    n: r.n,
+    elbo: r.elbo,
+    recon: r.recon,
+    kl: r.kl,
+    samples: r.iw?.samples ?? 0,
+    lk: r.iw?.lk ?? null,
+    nll: r.iw?.nll ?? null,
+    nllStdErr: r.iw?.nllStdErr ?? null,
+    bitsPerDim: r.iw?.bitsPerDim ?? null,
+    activeUnits: r.activeUnits,
+    activeDims: r.activeDims,
+    klPerDim: r.klPerDim,
+    muVariance: r.muVariance,
+    ...extra,
+  };
+}
+
 export function registerEval(program: Command): void {
   const cmd = program
     .command('eval')
-    .description('ELBO, reconstruction term and KL per example (nats) on a split, as a table or --json')
+    .description('ELBO, reconstruction, KL, importance-sampled NLL, active units and bits/dim on a split')
     .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
     .option('--split <names>', 'split(s) to evaluate: test, val, train (comma-separated)', 'test')
-    .option('--json', 'print JSON on stdout (one object per split, one per line) instead of a table')
-    .option('--seed <int>', 'seed for the fixed binarisation and noise', intArg('--seed', 0, 2 ** 31 - 1), EVAL_SEED)
-    .option('--batch <size>', 'examples per batch', intArg('--batch', 1, 65_536), 1000)
+    .option('-k, --samples <K>', 'importance samples per example for L_K and NLL (0 skips them; 5000 is the literature\'s number)', intArg('--samples', 0, 1_000_000), 1000)
+    .option('--json', 'print JSON on stdout (one object per split, one per line) instead of tables')
+    .option('--per-dim', 'also print the per-dimension KL table, most informative first')
+    .option('--seed <int>', 'seed for the fixed binarisation and all noise', intArg('--seed', 0, 2 ** 31 - 1), EVAL_SEED)
+    .option('--batch <size>', 'examples per ELBO batch', intArg('--batch', 1, 65_536), 1000)
     .option('--limit <n>', 'evaluate only the first n examples of each split', intArg('--limit', 1, 10_000_000))
     .option('--best', "use the run's best checkpoint (by validation ELBO) instead of its last")
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
-    .addHelpText('after', '\nExamples:\n  vae eval\n  vae eval --split test,val --json | jq .elbo\n');
+    .addHelpText(
+      'after',
+      '\nAll numbers are nats per example, except bits/dim. NLL = -L_K (Burda et al. 2015).\n\nExamples:\n  vae eval\n  vae eval --samples 5000 --per-dim\n  vae eval --split test,val --samples 100 --json | jq .nll\n',
+    );
   addBackendOption(cmd).action(async (opts: EvalOptions) => {
     const log = makeLog(opts);
     const splits = parseSplits(opts.split);
@@ -48,28 +77,64 @@ export function registerEval(program: Command): void {
     await startBackend(opts.backend, log);
     const run = loadRun(dir, opts.best ? 'best' : 'last');
     const data = loadSplits(run.config.data, splits);
-    const results: (ElboResult & { split: SplitName })[] = [];
+    const results: { split: SplitName; r: SplitResult; seconds: number }[] = [];
     for (const split of splits) {
       let set = data[split];
       if (opts.limit !== undefined) set = slice(set, 0, opts.limit);
       if (set.n === 0) throw new VaeError(`the ${split} split of this run is empty`, { hint: split === 'val' ? 'the run was trained with data.validation=0' : undefined });
-      log.status(`evaluating ${split} (${set.n} examples)`);
-      const r = evaluateElbo(run.vae, set, {
+      const t0 = performance.now();
+      log.status(`${split}: ${set.n} examples, K = ${opts.samples}`);
+      const r = evaluateSplit(run.vae, set, {
         seed: opts.seed,
         batchSize: opts.batch,
+        samples: opts.samples,
         binarize: evalBinarizes(run.config),
-        onBatch: (done, total) => log.status(`evaluating ${split}: ${done}/${total}`),
+        onProgress: (done, total) => {
+          const sec = (performance.now() - t0) / 1000;
+          log.status(`${split}: ${done}/${total} examples, K = ${opts.samples}, ETA ${formatDuration((sec / done) * (total - done))}`);
+        },
       });
       log.stopStatus();
-      results.push({ split, ...r });
+      results.push({ split, r, seconds: (performance.now() - t0) / 1000 });
     }
-    log.info(`run ${dir}, epoch ${run.meta.epoch}${opts.best ? ' (best)' : ''}; nats per example, seed ${opts.seed}`);
+    const D = dimOf({ shape: run.meta.dataShape });
+    log.info(`run ${dir}, epoch ${run.meta.epoch}${opts.best ? ' (best)' : ''}; nats per example; seed ${opts.seed}; ${results.map((x) => `${x.split} took ${formatDuration(x.seconds)}`).join(', ')}`);
     if (opts.json) {
-      await writeStdout(results.map((r) => JSON.stringify({ split: r.split, n: r.n, elbo: r.elbo, recon: r.recon, kl: r.kl, epoch: run.meta.epoch, run: dir })).join('\n') + '\n');
-    } else {
-      process.stderr.write(
-        `${renderTable(['split', 'n', 'ELBO', 'recon E[log p(x|z)]', 'KL'], results.map((r) => [r.split, r.n, fmt(r.elbo), fmt(r.recon), fmt(r.kl)]))}\n`,
-      );
+      const lines = results.map(({ split, r, seconds }) => JSON.stringify(evalRecord(split, r, { seed: opts.seed, epoch: run.meta.epoch, run: dir, seconds })));
+      await writeStdout(lines.join('\n') + '\n');
+      return;
+    }
+    const k = opts.samples;
+    process.stderr.write(
+      `${renderTable(
+        ['split', 'n', 'ELBO', 'recon', 'KL', `L_${k || 'K'}`, 'NLL', '± s.e.', 'active units', 'bits/dim'],
+        results.map(({ split, r }) => [
+          split,
+          r.n,
+          fmt(r.elbo),
+          fmt(r.recon),
+          fmt(r.kl),
+          r.iw ? fmt(r.iw.lk) : '-',
+          r.iw ? fmt(r.iw.nll) : '-',
+          r.iw ? fmt(r.iw.nllStdErr) : '-',
+          `${r.activeUnits} of ${r.klPerDim.length}`,
+          r.iw ? fmt(r.iw.bitsPerDim, 4) : '-',
+        ]),
+      )}\n`,
+    );
+    for (const { split, r } of results) {
+      log.info(`${split}: active units (Var_x E[z_j|x] > ${ACTIVE_UNIT_THRESHOLD}): ${r.activeDims.length ? r.activeDims.join(', ') : 'none'}`);
+    }
+    if (opts.perDim) {
+      for (const { split, r } of results) {
+        const order = r.klPerDim.map((_, j) => j).sort((a, b) => r.klPerDim[b] - r.klPerDim[a]);
+        process.stderr.write(
+          `${split}: KL per latent dimension, most informative first\n${renderTable(
+            ['dim', 'KL (nats)', 'Var_x E[z|x]', 'active'],
+            order.map((j) => [j, fmt(r.klPerDim[j], 3), fmt(r.muVariance[j], 4), r.muVariance[j] > ACTIVE_UNIT_THRESHOLD ? 'yes' : 'no']),
+          )}\n`,
+        );
+      }
     }
   });
 }

@@ -31,6 +31,27 @@ export const bernoulli: Likelihood = {
   },
 };
 
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/**
+ * Gaussian with fixed standard deviation sigma and mean given by the decoder:
+ *   log p(x|mu) = -1/2 * sum_d (log 2 pi + 2 log sigma + (x_d - mu_d)^2 / sigma^2)
+ * A density, so values can be positive; pictures clip the mean to [0, 1].
+ */
+export function gaussianFixed(sigma: number): Likelihood {
+  const c = LOG_2PI + 2 * Math.log(sigma);
+  const inv = 1 / (sigma * sigma);
+  return {
+    name: 'gaussian',
+    logProb(x, mean) {
+      return tf.tidy(() => tf.mul(-0.5, tf.sum(tf.add(c, tf.mul(tf.squaredDifference(x, mean), inv)), -1)));
+    },
+    mean(params) {
+      return tf.clipByValue(params, 0, 1);
+    },
+  };
+}
+
 export function likelihoodByName(name: string): Likelihood {
   switch (name) {
     case 'bernoulli':

@@ -143,17 +143,32 @@ export function vaeLoss(vae: Vae, x: Tensor, eps: Tensor): { loss: tf.Scalar; st
 
 /**
  * Importance weights log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for z_k ~ q(z|x)
- * (Burda et al. 2015). x: [B, D]; eps: [K, B, J]. Returns [K, B].
+ * (Burda et al. 2015), for any diagonal Gaussian q given as (mu, logvar) [B, J], any decoder
+ * (z [N, J] -> likelihood params [N, D]) and likelihood. x: [B, D]; eps: [K, B, J]. Returns [K, B].
  */
-export function logImportanceWeights(vae: Vae, x: Tensor, eps: Tensor): Tensor {
+export function importanceWeights(
+  x: Tensor,
+  mu: Tensor,
+  logvar: Tensor,
+  eps: Tensor,
+  decoder: (z: Tensor) => Tensor,
+  likelihood: Likelihood,
+): Tensor {
   return tf.tidy(() => {
     const [K, B, J] = eps.shape;
-    const { mu, logvar } = encode(vae, x);
     const z = reparameterize(mu, logvar, eps); // [K, B, J] by broadcasting
-    const logits = decode(vae, tf.reshape(z, [K * B, J]));
-    const xs = tf.tile(x, [K, 1]); // [K*B, D], k-major to match the reshape above
-    const logPx = tf.reshape(vae.likelihood.logProb(xs, logits), [K, B]);
+    const params = decoder(tf.reshape(z, [K * B, J]));
+    const xs = tf.tile(x, [K, 1]); // [K*B, D]: row k*B + b is x[b], matching the reshape of z
+    const logPx = tf.reshape(likelihood.logProb(xs, params), [K, B]);
     return tf.sub(tf.add(logPx, logStdNormal(z)), logNormalDiag(z, mu, logvar));
+  });
+}
+
+/** Importance weights for the VAE's own encoder and decoder. x: [B, D]; eps: [K, B, J] -> [K, B]. */
+export function logImportanceWeights(vae: Vae, x: Tensor, eps: Tensor): Tensor {
+  return tf.tidy(() => {
+    const { mu, logvar } = encode(vae, x);
+    return importanceWeights(x, mu, logvar, eps, (z) => decode(vae, z), vae.likelihood);
   });
 }
 
