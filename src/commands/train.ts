@@ -1,7 +1,12 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { VaeError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { trainVae } from '../train/train-vae.js';
+import { resumeConfig } from '../train/resume.js';
+import { readManifest } from '../run/checkpoint.js';
+import { readRunConfig, resolveRun, type CheckpointMeta } from '../run/run.js';
 import { fmt } from '../ui/table.js';
 import { addBackendOption, collect, makeLog, startBackend, type CommonOptions } from './options.js';
 
@@ -9,6 +14,19 @@ interface TrainOptions extends CommonOptions {
   config?: string;
   set?: string[];
   out?: string;
+  resume?: string | boolean;
+}
+
+const EXIT_ON = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** The backend a run was last trained with, from its run.json. */
+function recordedBackend(dir: string): string | undefined {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { backend?: { name?: string }; resumes?: { backend?: { name?: string } }[] };
+    return info.resumes?.[info.resumes.length - 1]?.backend?.name ?? info.backend?.name;
+  } catch {
+    return undefined;
+  }
 }
 
 export function registerTrain(program: Command): void {
@@ -18,18 +36,82 @@ export function registerTrain(program: Command): void {
     .option('-c, --config <file>', 'JSON config: a path, or the name of a shipped config (e.g. mnist.json)')
     .option('-s, --set <key=value>', 'override a config key, e.g. --set train.epochs=5 (repeatable)', collect, [])
     .option('-o, --out <dir>', 'run directory (default: runs/<config-name>-<timestamp>)')
+    .option('--resume [run]', 'continue a run from its last checkpoint (default: the latest run); --set train.epochs=N trains longer')
     .option('-q, --quiet', 'no progress display or tables on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
-    .addHelpText('after', '\nExamples:\n  vae train --config mnist.json\n  vae train --config configs/mnist.json --set train.epochs=2 --set data.limit=5000\n');
-  addBackendOption(cmd).action(async (opts: TrainOptions) => {
+    .addHelpText(
+      'after',
+      '\nCtrl-C (SIGINT) or SIGTERM stops after the current step and saves a checkpoint to resume from;\na second Ctrl-C quits at once (the last checkpoint stays intact).\n\nExamples:\n  vae train --config mnist.json\n  vae train --config configs/mnist.json --set train.epochs=2 --set data.limit=5000\n  vae train --resume runs/mnist-20261124-201441 --set train.epochs=20\n',
+    );
+  addBackendOption(cmd).action(async (opts: TrainOptions, command: Command) => {
     const log = makeLog(opts);
-    const loaded = loadConfig({ config: opts.config, set: opts.set });
-    log.info(`config: ${loaded.file ?? 'defaults'}${opts.set?.length ? ` with ${opts.set.map((s) => `--set ${s}`).join(' ')}` : ''}`);
-    const backend = await startBackend(opts.backend, log);
-    const result = await trainVae({ loaded, out: opts.out, backend, log, argv: process.argv.slice(2) });
-    const last = result.metrics[result.metrics.length - 1];
-    const run = path.relative(process.cwd(), result.dir) || '.';
-    if (last) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epochs`);
-    log.info(`run saved in ${run}\n  vae sample --run ${run} --n 64 > grid.png\n  vae eval --run ${run}`);
+    let resumeDir: string | undefined;
+    let config;
+    let name = 'default';
+    let configFile: string | null = null;
+    if (opts.resume !== undefined) {
+      if (opts.out) throw new VaeError('--out and --resume cannot be used together', { hint: '--resume continues the run in its own directory' });
+      resumeDir = resolveRun(typeof opts.resume === 'string' ? opts.resume : undefined);
+      config = resumeConfig(readRunConfig(resumeDir), { config: opts.config, set: opts.set }, resumeDir);
+      const meta = readManifest<CheckpointMeta>(resumeDir).meta;
+      if (meta.epoch >= config.train.epochs && !meta.partial) {
+        throw new VaeError(`${resumeDir} has already trained ${meta.epoch} of ${config.train.epochs} epochs`, {
+          hint: `to train longer: vae train --resume ${resumeDir} --set train.epochs=${meta.epoch + 10}`,
+        });
+      }
+    } else {
+      const loaded = loadConfig({ config: opts.config, set: opts.set });
+      config = loaded.config;
+      name = loaded.name;
+      configFile = loaded.file;
+      log.info(`config: ${loaded.file ?? 'defaults'}${opts.set?.length ? ` with ${opts.set.map((s) => `--set ${s}`).join(' ')}` : ''}`);
+    }
+    let backendName = opts.backend;
+    if (resumeDir && command.getOptionValueSource('backend') === 'default') {
+      // Continue on the backend the run was trained with: backends round differently, and only
+      // the same backend continues the run exactly.
+      const used = recordedBackend(resumeDir);
+      if (used) backendName = used;
+    }
+    let backend;
+    try {
+      backend = await startBackend(backendName, log);
+    } catch (err) {
+      if (backendName === opts.backend) throw err;
+      log.warn(`the run was trained on '${backendName}', which cannot load here; continuing with --backend ${opts.backend} (numbers will not match an uninterrupted run exactly)`);
+      backend = await startBackend(opts.backend, log);
+    }
+
+    let signal: keyof typeof EXIT_ON | null = null;
+    const onSignal = (sig: keyof typeof EXIT_ON) => {
+      if (signal) {
+        process.stderr.write(`\nvae: ${sig} again: quitting now; the last checkpoint is intact\n`);
+        process.exit(EXIT_ON[sig]);
+      }
+      signal = sig;
+      log.stopStatus();
+      process.stderr.write(`\nvae: ${sig}: finishing the current step and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
+    };
+    const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
+    process.on('SIGINT', handlers.SIGINT);
+    process.on('SIGTERM', handlers.SIGTERM);
+    try {
+      const result = await trainVae({ config, name, configFile, out: opts.out, resumeDir, backend, log, argv: process.argv.slice(2), shouldStop: () => signal !== null });
+      const run = path.relative(process.cwd(), result.dir) || '.';
+      if (result.stopped && signal) {
+        const at = result.stopped;
+        process.stderr.write(
+          `vae: stopped by ${signal} in epoch ${at.epoch + 1}, step ${at.stepInEpoch} of ${at.stepsInEpoch}; checkpoint saved in ${run}\n  resume with: vae train --resume ${run}\n`,
+        );
+        process.exitCode = EXIT_ON[signal];
+        return;
+      }
+      const last = result.metrics[result.metrics.length - 1];
+      if (last) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epochs`);
+      log.info(`run saved in ${run}\n  vae sample --run ${run} --n 64 > grid.png\n  vae eval --run ${run}`);
+    } finally {
+      process.off('SIGINT', handlers.SIGINT);
+      process.off('SIGTERM', handlers.SIGTERM);
+    }
   });
 }

@@ -48,11 +48,17 @@ export class EpochBatches {
     private readonly mode: Binarize,
     private readonly seed: number,
     epoch: number,
+    binState?: ReturnType<Rng['state']> | null,
   ) {
     this.order = Rng.derive(seed, 'order', epoch).permutation(set.n);
-    this.binRng = Rng.derive(seed, 'binarize', epoch);
+    this.binRng = binState ? Rng.fromState(binState) : Rng.derive(seed, 'binarize', epoch);
     this.count = Math.ceil(set.n / batchSize);
     this.buf = new Float32Array(Math.min(batchSize, set.n) * dimOf(set));
+  }
+
+  /** The dynamic-binarisation stream's state, to continue this epoch exactly after a resume. */
+  binState(): ReturnType<Rng['state']> {
+    return this.binRng.state();
   }
 
   /**

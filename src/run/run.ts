@@ -18,6 +18,7 @@ import { expectedShapes, type Vae, type VaeSpec } from '../model/vae.js';
 import { likelihoodByName } from '../model/likelihood.js';
 import type { Params } from '../model/params.js';
 import type { Adam } from '../train/adam.js';
+import type { PartialEpoch } from '../train/loop.js';
 import type { RngState } from '../random.js';
 import { ensureDir, writeJsonAtomic } from './atomic.js';
 import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
@@ -34,7 +35,10 @@ export interface CheckpointMeta {
   /** [height, width, channels] of the data */
   dataShape: [number, number, number];
   optimizer: { name: 'adam'; t: number } | null;
-  rng: { eps: { alea: RngState; spare: number | null } } | null;
+  /** random streams: reparameterisation noise, and (part-way through an epoch) its binarisation */
+  rng: { eps: { alea: RngState; spare: number | null }; bin?: { alea: RngState; spare: number | null } | null } | null;
+  /** set when the checkpoint was taken part-way through epoch `epoch + 1` */
+  partial?: PartialEpoch | null;
   best: { epoch: number; valElbo: number } | null;
   savedAt: string;
 }

@@ -38,13 +38,33 @@ export interface EpochResult {
   seconds: number;
 }
 
+/** Where an epoch stopped part-way, so that it can be continued exactly. */
+export interface PartialEpoch {
+  stepInEpoch: number;
+  /** example-weighted sums of each stat so far */
+  sums: number[];
+  examples: number;
+  seconds: number;
+}
+
 export interface LoopOptions {
   startEpoch: number;
   epochs: number;
+  /** optimisation steps already done */
   startStep: number;
   logEvery: number;
-  /** Checked between steps: when it returns true, the loop stops after the current step. */
+  /** continue startEpoch from here instead of from its first step */
+  partial?: PartialEpoch | null;
+  /** Checked before each step: when it returns true, the loop stops there. */
   shouldStop?: () => boolean;
+}
+
+export interface LoopResult {
+  stopped: boolean;
+  globalStep: number;
+  /** the epoch in progress when stopped (0-based) and how far it got */
+  epoch: number;
+  partial: PartialEpoch | null;
 }
 
 export interface LoopHooks {
@@ -63,15 +83,20 @@ export class NonFiniteError extends RuntimeFailure {
   }
 }
 
-export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHooks = {}): Promise<{ stopped: boolean; globalStep: number }> {
+/** Let signal handlers and spinners run between steps (the steps themselves are synchronous). */
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHooks = {}): Promise<LoopResult> {
   let globalStep = opts.startStep;
   const names = task.statNames;
   for (let epoch = opts.startEpoch; epoch < opts.epochs; epoch++) {
     const steps = task.stepsInEpoch(epoch);
-    const sums = new Float64Array(names.length);
-    let examples = 0;
+    const resumed = epoch === opts.startEpoch ? opts.partial : null;
+    const first = resumed?.stepInEpoch ?? 0;
+    const sums = Float64Array.from(resumed?.sums ?? names.map(() => 0));
+    let examples = resumed?.examples ?? 0;
     let pending: { stats: Tensor; examples: number }[] = [];
-    const t0 = performance.now();
+    const t0 = performance.now() - (resumed?.seconds ?? 0) * 1000;
     let lastReport = t0;
     let examplesSinceReport = 0;
 
@@ -112,16 +137,18 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
     };
 
     try {
-      for (let i = 0; i < steps; i++) {
+      for (let i = first; i < steps; i++) {
+        await tick();
+        if (opts.shouldStop?.()) {
+          drain(i);
+          const partial = { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 };
+          return { stopped: true, globalStep, epoch, partial: i === 0 ? null : partial };
+        }
         const r = task.step(epoch, i);
         pending.push(r);
         examplesSinceReport += r.examples;
         globalStep++;
         if ((i + 1) % opts.logEvery === 0 || i + 1 === steps) drain(i + 1);
-        if (opts.shouldStop?.()) {
-          drain(i + 1);
-          return { stopped: true, globalStep };
-        }
       }
     } finally {
       for (const p of pending) p.stats.dispose();
@@ -134,5 +161,5 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
       seconds: (performance.now() - t0) / 1000,
     });
   }
-  return { stopped: false, globalStep };
+  return { stopped: false, globalStep, epoch: opts.epochs, partial: null };
 }

@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tf, type Tensor } from '../tf.js';
 import { Rng } from '../random.js';
-import type { LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, slice, type ImageSet } from '../data/dataset.js';
 import { loadSplits } from '../data/load.js';
@@ -16,13 +15,14 @@ import { countParams } from '../model/params.js';
 import { evaluateElbo, type ElboResult } from '../eval/elbo.js';
 import { gridPng } from '../image/grid.js';
 import { writeFileAtomic } from '../run/atomic.js';
-import { createRunDir, defaultRunDir, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
+import { createRunDir, defaultRunDir, loadRun, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
+import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
 import { versions } from '../version.js';
 import { formatDuration, type Log } from '../ui/log.js';
 import { fmt, streamingTable } from '../ui/table.js';
 import { Adam } from './adam.js';
-import { runLoop, type TrainTask } from './loop.js';
+import { runLoop, type PartialEpoch, type TrainTask } from './loop.js';
 
 /** Validation and `vae eval` use this fixed seed for binarisation and noise, so numbers repeat. */
 export const EVAL_SEED = 0;
@@ -58,8 +58,25 @@ export function evalBinarizes(cfg: Config): boolean {
   return cfg.model.likelihood === 'bernoulli' && cfg.data.binarize !== 'none';
 }
 
-/** One optimisation step, as a closure over the model, optimiser and data. */
-export function makeVaeTask(vae: Vae, adam: Adam, train: ImageSet, cfg: Config, epsRng: Rng): TrainTask {
+export type RngSnapshot = ReturnType<Rng['state']>;
+
+export interface VaeTask extends TrainTask {
+  /** The random streams' state: reparameterisation noise, and the current epoch's binarisation. */
+  rngState(): { eps: RngSnapshot; bin: RngSnapshot | null };
+}
+
+/**
+ * One optimisation step, as a closure over the model, optimiser and data. `resumeBin` continues
+ * the binarisation stream of `resumeEpoch` from a checkpoint taken part-way through it.
+ */
+export function makeVaeTask(
+  vae: Vae,
+  adam: Adam,
+  train: ImageSet,
+  cfg: Config,
+  epsRng: Rng,
+  resume?: { epoch: number; bin: RngSnapshot | null },
+): VaeTask {
   const B = cfg.train.batchSize;
   const D = dimOf(train);
   const J = vae.spec.latentDim;
@@ -72,9 +89,11 @@ export function makeVaeTask(vae: Vae, adam: Adam, train: ImageSet, cfg: Config, 
   return {
     statNames: ['recon', 'kl'],
     stepsInEpoch: () => Math.ceil(train.n / B),
+    rngState: () => ({ eps: epsRng.state(), bin: batches ? batches.binState() : null }),
     step(epoch, i) {
       if (!batches || batchesEpoch !== epoch) {
-        batches = new EpochBatches(train, B, mode, cfg.train.seed, epoch);
+        const bin = resume && resume.epoch === epoch ? resume.bin : null;
+        batches = new EpochBatches(train, B, mode, cfg.train.seed, epoch, bin);
         batchesEpoch = epoch;
       }
       const { x, n } = batches.batch(i);
@@ -132,11 +151,42 @@ export async function writePreviews(vae: Vae, dir: string, epoch: number, fixedZ
 export interface TrainResult {
   dir: string;
   metrics: EpochMetrics[];
+  /** set when a stop was requested: where the run stopped */
+  stopped: { epoch: number; stepInEpoch: number; stepsInEpoch: number } | null;
 }
 
-export async function trainVae(opts: { loaded: LoadedConfig; out?: string; backend: BackendReport; log: Log; argv: string[] }): Promise<TrainResult> {
-  const { loaded, log } = opts;
-  const cfg = loaded.config;
+export interface TrainOptions {
+  config: Config;
+  /** short name for the default run directory */
+  name: string;
+  configFile: string | null;
+  /** the run directory for a new run (default runs/<name>-<timestamp>) */
+  out?: string;
+  /** continue this run directory from its checkpoint instead of starting a new run */
+  resumeDir?: string;
+  backend: BackendReport;
+  log: Log;
+  argv: string[];
+  /** checked before every step; when true, training saves a checkpoint and returns */
+  shouldStop?: () => boolean;
+}
+
+function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
+  let text = '';
+  try {
+    text = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as EpochMetrics)
+    .filter((m) => m.epoch <= upToEpoch);
+}
+
+export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
+  const { log, config: cfg } = opts;
   log.status('loading data');
   const splits = loadSplits(cfg.data, ['train', 'val']);
   const train = splits.train;
@@ -144,23 +194,48 @@ export async function trainVae(opts: { loaded: LoadedConfig; out?: string; backe
   log.stopStatus();
   log.info(`data: ${cfg.data.dataset}, ${train.n} training / ${val.n} validation examples of ${train.shape.join('x')}`);
 
-  const spec = specFromConfig(cfg, train);
-  const dir = opts.out ?? defaultRunDir(loaded.name);
-  createRunDir(dir);
-  writeRunJson(dir, 'config.json', cfg);
-  writeRunJson(dir, 'run.json', {
-    created: new Date().toISOString(),
-    configFile: loaded.file,
-    argv: opts.argv,
-    backend: { name: opts.backend.name, tfjs: opts.backend.tfjs, device: opts.backend.device },
-    versions: versions(),
-  });
-
   const seed = cfg.train.seed;
-  const vae = createVae(spec, Rng.derive(seed, 'init'));
   const adam = new Adam({ learningRate: cfg.train.learningRate });
-  const epsRng = Rng.derive(seed, 'eps');
-  const task = makeVaeTask(vae, adam, train, cfg, epsRng);
+  let vae: Vae;
+  let epsRng: Rng;
+  let dir: string;
+  let startEpoch = 0;
+  let startStep = 0;
+  let partial: PartialEpoch | null = null;
+  let binState: RngSnapshot | null = null;
+  let metrics: EpochMetrics[] = [];
+  let best: CheckpointMeta['best'] = null;
+  const runRecord = { backend: { name: opts.backend.name, tfjs: opts.backend.tfjs, device: opts.backend.device }, argv: opts.argv, at: new Date().toISOString() };
+
+  if (opts.resumeDir) {
+    dir = opts.resumeDir;
+    const run = loadRun(dir);
+    const meta = run.meta;
+    vae = run.vae;
+    if (!meta.optimizer || !meta.rng) throw new VaeError(`${dir}'s checkpoint has no optimiser state, so it cannot be resumed`);
+    adam.restore(meta.optimizer.t, run.optimizer);
+    epsRng = Rng.fromState(meta.rng.eps);
+    binState = meta.rng.bin ?? null;
+    startEpoch = meta.epoch;
+    startStep = meta.step;
+    partial = meta.partial ?? null;
+    best = meta.best;
+    metrics = readMetrics(dir, meta.epoch);
+    writeRunJson(dir, 'config.json', cfg);
+    const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { resumes?: unknown[] };
+    writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
+    log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
+  } else {
+    const spec = specFromConfig(cfg, train);
+    dir = opts.out ?? defaultRunDir(opts.name);
+    createRunDir(dir);
+    writeRunJson(dir, 'config.json', cfg);
+    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, versions: versions() });
+    vae = createVae(spec, Rng.derive(seed, 'init'));
+    epsRng = Rng.derive(seed, 'eps');
+  }
+  const spec = vae.spec;
+  const task = makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null });
   const fixedZ = Rng.derive(seed, 'preview-z').fillNormal(new Float32Array(cfg.train.previewSamples * spec.latentDim));
   const previewSet = val.n > 0 ? val : slice(train, 0, 16);
   const binarizeEval = evalBinarizes(cfg);
@@ -174,11 +249,9 @@ export async function trainVae(opts: { loaded: LoadedConfig; out?: string; backe
   const table = streamingTable(['epoch', 'train ELBO', 'recon', 'KL', 'val ELBO', 'val recon', 'val KL', 'ex/s', 'time'], [6, 11, 9, 7, 10, 10, 7, 7, 7]);
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
-  const metrics: EpochMetrics[] = [];
-  let best: CheckpointMeta['best'] = null;
-  await runLoop(
+  const result = await runLoop(
     task,
-    { startEpoch: 0, epochs: cfg.train.epochs, startStep: 0, logEvery: cfg.train.logEvery },
+    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
     {
       onProgress(p) {
         const loss = p.stats.kl - p.stats.recon;
@@ -204,13 +277,7 @@ export async function trainVae(opts: { loaded: LoadedConfig; out?: string; backe
         const improved = !best || score > best.valElbo;
         if (improved) best = { epoch: r.epoch + 1, valElbo: score };
         log.status(`epoch ${r.epoch + 1}: saving`);
-        const meta = {
-          epoch: r.epoch + 1,
-          step: r.globalStep,
-          dataShape: train.shape,
-          rng: { eps: epsRng.state() },
-          best,
-        };
+        const meta = { epoch: r.epoch + 1, step: r.globalStep, dataShape: train.shape, rng: { eps: epsRng.state(), bin: null }, partial: null, best };
         writeFileAtomic(path.join(dir, 'metrics.jsonl'), metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
         await saveRunCheckpoint(dir, vae, adam, meta);
         if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
@@ -235,5 +302,17 @@ export async function trainVae(opts: { loaded: LoadedConfig; out?: string; backe
     },
   );
   log.stopStatus();
-  return { dir, metrics };
+  let stopped: TrainResult['stopped'] = null;
+  if (result.stopped) {
+    stopped = { epoch: result.epoch, stepInEpoch: result.partial?.stepInEpoch ?? 0, stepsInEpoch: task.stepsInEpoch(result.epoch) };
+    if (result.partial) {
+      // A checkpoint part-way through the epoch: everything needed to continue it exactly.
+      log.status('saving a checkpoint');
+      const rng = task.rngState();
+      await saveRunCheckpoint(dir, vae, adam, { epoch: result.epoch, step: result.globalStep, dataShape: train.shape, rng, partial: result.partial, best });
+      log.stopStatus();
+    }
+  }
+  adam.dispose();
+  return { dir, metrics, stopped };
 }
