@@ -10,6 +10,9 @@ import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
 import { registerEval } from './commands/eval.js';
 import { registerBackends } from './commands/backends.js';
+import { registerEncode } from './commands/encode.js';
+import { registerDecode } from './commands/decode.js';
+import { registerReconstruct } from './commands/reconstruct.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +30,9 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerSample(program);
   registerEval(program);
+  registerEncode(program);
+  registerDecode(program);
+  registerReconstruct(program);
   registerBackends(program);
   return program;
 }

@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
 import { Log } from '../ui/log.js';
+import { writeFileAtomic } from '../run/atomic.js';
 
 export interface CommonOptions {
   backend: string;
@@ -70,4 +71,27 @@ export function writeStdout(data: Uint8Array | string): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/**
+ * Before any work: check that output can go where it is asked to (--out's folder exists and is
+ * writable), or that binary output is not about to land on a terminal.
+ */
+export function preflightOutput(out: string | undefined, what: { binary: boolean; label: string; instead: string }): void {
+  if (out) checkOutputPath(out);
+  else if (what.binary) refuseTerminal(what.label, what.instead);
+}
+
+/** Write the result to --out (atomically) or to stdout. */
+export async function emit(data: Uint8Array | string, out: string | undefined): Promise<void> {
+  if (out) writeFileAtomic(out, data);
+  else await writeStdout(data);
+}
+
+/** The PNG options every picture-making command shares. */
+export function addPictureOptions(cmd: Command): Command {
+  return cmd
+    .option('--cols <count>', 'grid columns', intArg('--cols', 1, 4096))
+    .option('--scale <factor>', 'integer upscaling with crisp pixels', intArg('--scale', 1, 32), 1)
+    .option('--padding <px>', 'pixels between tiles', intArg('--padding', 0, 64), 2);
 }

@@ -64,6 +64,45 @@ export async function gridPng(
   return sharp(Buffer.from(g.data.buffer, g.data.byteOffset, g.data.byteLength), {
     raw: { width: g.width, height: g.height, channels: g.channels as 1 | 3 | 4 },
   })
+    .toColourspace(g.channels === 1 ? 'b-w' : 'srgb')
     .png({ compressionLevel: 9 })
     .toBuffer();
+}
+
+/** Frames (each a grid of the same layout) as an animated GIF or WebP that loops forever. */
+export async function gridAnimation(
+  frames: Float32Array[],
+  n: number,
+  shape: readonly [number, number, number],
+  opts: GridOptions & { format: 'gif' | 'webp'; delayMs?: number },
+): Promise<Buffer> {
+  const pages = frames.map((f) => gridPixels(f, n, shape, opts));
+  const { width, height } = pages[0];
+  // sharp's animated output wants RGB(A); grey frames are widened to RGB.
+  const rgb = Buffer.alloc(width * height * 3 * pages.length);
+  pages.forEach((pg, k) => {
+    for (let i = 0; i < width * height; i++) {
+      for (let ch = 0; ch < 3; ch++) rgb[(k * width * height + i) * 3 + ch] = pg.data[i * pg.channels + Math.min(ch, pg.channels - 1)];
+    }
+  });
+  const img = sharp(rgb, { raw: { width, height: height * pages.length, channels: 3, pageHeight: height } });
+  const delay = pages.map(() => opts.delayMs ?? 120); // one per frame
+  return opts.format === 'gif' ? img.gif({ delay, loop: 0 }).toBuffer() : img.webp({ delay, loop: 0, lossless: true }).toBuffer();
+}
+
+/**
+ * Tiles for "inputs above reconstructions": rows of `cols` inputs, each followed by the row of
+ * their reconstructions. Returns the tiles and their count (a multiple of 2 * cols).
+ */
+export function pairRows(inputs: Float32Array, outputs: Float32Array, n: number, d: number, cols: number): { tiles: Float32Array; count: number } {
+  const rows = Math.ceil(n / cols);
+  const tiles = new Float32Array(rows * 2 * cols * d);
+  for (let i = 0; i < n; i++) {
+    const r = Math.floor(i / cols);
+    const c = i % cols;
+    tiles.set(inputs.subarray(i * d, (i + 1) * d), (2 * r * cols + c) * d);
+    tiles.set(outputs.subarray(i * d, (i + 1) * d), ((2 * r + 1) * cols + c) * d);
+  }
+  // Empty slots of a short last pair of rows stay 0 (black), like an empty tile.
+  return { tiles, count: rows * 2 * cols };
 }

@@ -11,6 +11,8 @@ export interface Likelihood {
   logProb(x: Tensor, params: Tensor): Tensor;
   /** E[x|z], for pictures, in [0, 1]. */
   mean(params: Tensor): Tensor;
+  /** A draw x ~ p(x|z) given the mean image (values in [0, 1] for pictures), using `uniform()` and `normal()`. */
+  sampleFromMean(mean: Float32Array, rng: { uniform(): number; normal(): number }): Float32Array;
 }
 
 /**
@@ -28,6 +30,9 @@ export const bernoulli: Likelihood = {
   },
   mean(logits) {
     return tf.sigmoid(logits);
+  },
+  sampleFromMean(mean, rng) {
+    return mean.map((p) => (rng.uniform() < p ? 1 : 0));
   },
 };
 
@@ -48,6 +53,9 @@ export function gaussianFixed(sigma: number): Likelihood {
     },
     mean(params) {
       return tf.clipByValue(params, 0, 1);
+    },
+    sampleFromMean(mean, rng) {
+      return mean.map((m) => Math.min(1, Math.max(0, m + sigma * rng.normal())));
     },
   };
 }

@@ -10,10 +10,12 @@ import type { Config } from '../config/schema.js';
 import { dimOf, slice, type ImageSet } from '../data/dataset.js';
 import { loadSplits } from '../data/load.js';
 import { EpochBatches, evalRows, type Binarize } from '../data/batches.js';
-import { createVae, decodeMean, encode, vaeLoss, type Vae, type VaeSpec } from '../model/vae.js';
+import { createVae, decodeMean, vaeLoss, type Vae, type VaeSpec } from '../model/vae.js';
 import { countParams } from '../model/params.js';
 import { evaluateElbo, type ElboResult } from '../eval/elbo.js';
-import { gridPng } from '../image/grid.js';
+import { gridPng, pairRows } from '../image/grid.js';
+import { lineChartsSvg, PALETTE, svgToPng } from '../image/plot.js';
+import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { createRunDir, defaultRunDir, loadRun, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
 import { VaeError } from '../errors.js';
@@ -130,22 +132,27 @@ export async function writePreviews(vae: Vae, dir: string, epoch: number, fixedZ
   const m = Math.min(16, reconSet.n);
   if (m === 0) return;
   const cols = Math.min(8, m);
-  const D = dimOf(reconSet);
   const xs = evalRows(reconSet, 0, m, binarize, EVAL_SEED);
-  const rec = tf.tidy(() => decodeMean(vae, encode(vae, tf.tensor2d(xs, [m, D])).mu));
-  const recPixels = (await rec.data()) as Float32Array;
-  rec.dispose();
-  // Rows of `cols` inputs, each followed by the row of their reconstructions.
-  const rows = Math.ceil(m / cols);
-  const tiles = new Float32Array(rows * 2 * cols * D);
-  for (let i = 0; i < m; i++) {
-    const r = Math.floor(i / cols);
-    const c = i % cols;
-    tiles.set(xs.subarray(i * D, (i + 1) * D), ((2 * r) * cols + c) * D);
-    tiles.set(recPixels.subarray(i * D, (i + 1) * D), ((2 * r + 1) * cols + c) * D);
-  }
+  const { mu } = encodeArrays(vae, xs, m);
+  const { tiles, count } = pairRows(xs, decodeArrays(vae, mu, m), m, dimOf(reconSet), cols);
   fs.mkdirSync(path.join(dir, 'recon'), { recursive: true });
-  writeFileAtomic(path.join(dir, 'recon', tag), await gridPng(tiles, rows * 2 * cols, shape, { cols, scale: 2 }));
+  writeFileAtomic(path.join(dir, 'recon', tag), await gridPng(tiles, count, shape, { cols, scale: 2 }));
+}
+
+/** curves.png: ELBO, reconstruction and KL per epoch, train and validation. */
+export async function writeCurves(dir: string, metrics: EpochMetrics[]): Promise<void> {
+  const series = (key: 'elbo' | 'recon' | 'kl') => [
+    { name: 'train', color: PALETTE[0], points: metrics.map((m) => [m.epoch, m.train[key]] as [number, number]) },
+    ...(metrics.some((m) => m.val)
+      ? [{ name: 'validation', color: PALETTE[1], dashed: true, points: metrics.filter((m) => m.val).map((m) => [m.epoch, m.val![key]] as [number, number]) }]
+      : []),
+  ];
+  const svg = lineChartsSvg([
+    { title: 'ELBO (nats)', xLabel: 'epoch', series: series('elbo') },
+    { title: 'reconstruction E[log p(x|z)]', xLabel: 'epoch', series: series('recon') },
+    { title: 'KL(q(z|x) || p(z))', xLabel: 'epoch', series: series('kl') },
+  ]);
+  writeFileAtomic(path.join(dir, 'curves.png'), await svgToPng(svg));
 }
 
 export interface TrainResult {
@@ -282,6 +289,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
         await saveRunCheckpoint(dir, vae, adam, meta);
         if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
         await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
+        await writeCurves(dir, metrics);
         log.stopStatus();
         if (!log.quiet) {
           process.stderr.write(

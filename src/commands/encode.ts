@@ -1,0 +1,78 @@
+import type { Command } from 'commander';
+import { VaeError } from '../errors.js';
+import { Rng } from '../random.js';
+import { loadRun, resolveRun } from '../run/run.js';
+import { encodeArrays } from '../model/arrays.js';
+import { project2d } from '../model/latent.js';
+import { scatterSvg, svgToPng } from '../image/plot.js';
+import { writeFileAtomic } from '../run/atomic.js';
+import { readInputs } from './inputs.js';
+import { addBackendOption, checkOutputPath, emit, intArg, makeLog, preflightOutput, startBackend, type CommonOptions } from './options.js';
+
+interface EncodeOptions extends CommonOptions {
+  run?: string;
+  split?: string;
+  limit?: number;
+  format: string;
+  out?: string;
+  sample?: boolean;
+  seed: number;
+  plot?: string;
+  best?: boolean;
+}
+
+const round = (x: number) => Number(x.toPrecision(7));
+
+export function registerEncode(program: Command): void {
+  const cmd = program
+    .command('encode')
+    .description('images -> latents: one record per image with its id, label, mu and logvar (JSONL or CSV)')
+    .argument('[files...]', 'image files (any size or colour; converted to what the model expects)')
+    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
+    .option('--split <name>', 'encode a data set split instead of files: test, val or train')
+    .option('--limit <n>', 'with --split: the first n images (default: all)', intArg('--limit', 1, 10_000_000))
+    .option('--format <fmt>', 'jsonl or csv', 'jsonl')
+    .option('-o, --out <file>', 'write here instead of stdout')
+    .option('--sample', 'add a draw z ~ q(z|x) to each record')
+    .option('--seed <int>', 'seed for --sample', intArg('--seed', 0, 2 ** 31 - 1), 0)
+    .option('--plot <file.png>', 'also draw a scatter of the first two latent dims (or principal components) coloured by label')
+    .option('--best', "use the run's best checkpoint")
+    .option('-q, --quiet', 'no messages on stderr')
+    .option('-v, --verbose', 'more detail, and stack traces on errors')
+    .addHelpText('after', '\nExamples:\n  vae encode --split test --limit 1000 --plot latent.png > test.jsonl\n  vae encode digit.png another.jpg --format csv\n  vae encode --split test --limit 16 | vae decode > grid.png\n');
+  addBackendOption(cmd).action(async (files: string[], opts: EncodeOptions) => {
+    if (opts.format !== 'jsonl' && opts.format !== 'csv') throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use jsonl or csv' });
+    preflightOutput(opts.out, { binary: false, label: '', instead: '' });
+    if (opts.plot) checkOutputPath(opts.plot);
+    const log = makeLog(opts);
+    const dir = resolveRun(opts.run);
+    await startBackend(opts.backend, log);
+    const run = loadRun(dir, opts.best ? 'best' : 'last');
+    const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER });
+    const J = run.vae.spec.latentDim;
+    const { mu, logvar } = encodeArrays(run.vae, inputs.images, inputs.n);
+    const rng = Rng.derive(opts.seed, 'encode-sample');
+    const vec = (a: Float32Array, i: number) => Array.from(a.subarray(i * J, (i + 1) * J), round);
+    const z = (i: number) => vec(mu, i).map((m, j) => round(m + Math.exp(0.5 * logvar[i * J + j]) * rng.normal()));
+    let text: string;
+    if (opts.format === 'jsonl') {
+      text = inputs.ids
+        .map((id, i) => JSON.stringify({ id, label: inputs.labels[i], mu: vec(mu, i), logvar: vec(logvar, i), ...(opts.sample ? { z: z(i) } : {}) }))
+        .join('\n');
+    } else {
+      const names = (p: string) => Array.from({ length: J }, (_, j) => `${p}${j}`);
+      const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+      const header = ['id', 'label', ...names('mu'), ...names('logvar'), ...(opts.sample ? names('z') : [])].join(',');
+      const rows = inputs.ids.map((id, i) => [quote(id), inputs.labels[i] ?? '', ...vec(mu, i), ...vec(logvar, i), ...(opts.sample ? z(i) : [])].join(','));
+      text = [header, ...rows].join('\n');
+    }
+    await emit(`${text}\n`, opts.out);
+    if (opts.plot) {
+      const { points, axes } = project2d(mu, inputs.n, J);
+      const svg = scatterSvg(points, inputs.labels, { title: `E[z|x] of ${inputs.n} images`, xLabel: axes[0], yLabel: axes[1] });
+      writeFileAtomic(opts.plot, await svgToPng(svg));
+      log.info(`wrote the latent scatter plot to ${opts.plot}`);
+    }
+    log.info(`encoded ${inputs.n} image${inputs.n === 1 ? '' : 's'} with ${dir} (J = ${J})${opts.out ? ` to ${opts.out}` : ''}`);
+  });
+}

@@ -1,0 +1,41 @@
+/** Batched encode/decode between plain arrays and the model (no tensors escape). */
+import { tf } from '../tf.js';
+import { decodeMean, encode, type Vae } from './vae.js';
+
+const BATCH = 1000;
+
+/** mu and logvar (n x J each) for n inputs of D values each. */
+export function encodeArrays(vae: Vae, x: Float32Array, n: number): { mu: Float32Array; logvar: Float32Array } {
+  const D = vae.spec.inputDim;
+  const J = vae.spec.latentDim;
+  const mu = new Float32Array(n * J);
+  const logvar = new Float32Array(n * J);
+  for (let s = 0; s < n; s += BATCH) {
+    const m = Math.min(BATCH, n - s);
+    const r = tf.tidy(() => {
+      const e = encode(vae, tf.tensor2d(x.subarray(s * D, (s + m) * D), [m, D]));
+      return tf.concat([e.mu, e.logvar], 1);
+    });
+    const v = r.dataSync();
+    r.dispose();
+    for (let i = 0; i < m; i++) {
+      mu.set(v.subarray(i * 2 * J, i * 2 * J + J), (s + i) * J);
+      logvar.set(v.subarray(i * 2 * J + J, (i + 1) * 2 * J), (s + i) * J);
+    }
+  }
+  return { mu, logvar };
+}
+
+/** Decoder means (n x D, in [0, 1]) for n latent vectors of J values each. */
+export function decodeArrays(vae: Vae, z: Float32Array, n: number): Float32Array {
+  const D = vae.spec.inputDim;
+  const J = vae.spec.latentDim;
+  const out = new Float32Array(n * D);
+  for (let s = 0; s < n; s += BATCH) {
+    const m = Math.min(BATCH, n - s);
+    const r = tf.tidy(() => decodeMean(vae, tf.tensor2d(z.subarray(s * J, (s + m) * J), [m, J])));
+    out.set(r.dataSync(), s * D);
+    r.dispose();
+  }
+  return out;
+}
