@@ -39,7 +39,8 @@ test('2-D projection: coordinates for J <= 2, principal components for J > 2', (
   const { points, axes } = project2d(x, n, 3);
   assert.equal(axes[0], 'principal component 1');
   const ratio = points.map(([p], i) => p / ((i - (n - 1) / 2) / 10));
-  assert.ok(ratio.every((r) => Math.abs(Math.abs(r) - Math.SQRT2) < 1e-6), String(ratio.slice(0, 3)));
+  // PC1 is (1, 1, 0)/sqrt(2) up to the third coordinate's weak correlation with t: tolerance 1e-3
+  assert.ok(ratio.every((r) => Math.abs(Math.abs(r) - Math.SQRT2) < 1e-3), String(ratio.slice(0, 3)));
 });
 
 function err(fn: () => unknown): string {
