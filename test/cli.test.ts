@@ -4,24 +4,15 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { BIN, runVae } from './bin.js';
 
-const BIN = fileURLToPath(new URL('../bin/vae.js', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-e2e-'));
-
-function vae(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd ?? work,
-    env: { ...process.env, ...opts.env },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
-}
+const vae = (args: string[], opts: { cwd?: string } = {}) => runVae(args, { cwd: opts.cwd ?? work });
 
 let runDir = '';
 

@@ -3,21 +3,16 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { runVae } from './bin.js';
 
-const BIN = fileURLToPath(new URL('../bin/vae.js', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-pictures-'));
 const J = 4;
 
-function vae(args: string[], input?: string | Buffer) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: work, input, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
-}
+const vae = (args: string[], input?: string | Buffer) => runVae(args, { cwd: work, input });
 
 async function png(buf: Buffer | string) {
   const img = sharp(buf);

@@ -3,21 +3,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { BIN, runVae } from './bin.js';
 
-const BIN = fileURLToPath(new URL('../bin/vae.js', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-resume-'));
 const SMALL = ['--backend', 'cpu', '--quiet', '--set', 'data.limit=2048', '--set', 'data.validation=200', '--set', 'model.hidden=[64]', '--set', 'model.latentDim=4', '--set', 'train.batchSize=16'];
 
-function vae(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: work, maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
-}
+const vae = (args: string[]) => runVae(args, { cwd: work });
 
 /** metrics.jsonl without the timing fields */
 function metrics(dir: string) {

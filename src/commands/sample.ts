@@ -64,7 +64,7 @@ async function endpoints(run: LoadedRun, opts: SampleOptions): Promise<{ a: Floa
     if (!opts.from || !opts.to) throw new VaeError('--interpolate needs both --from and --to (or neither, for random test pairs)');
     const froms = opts.from.split(',');
     const tos = opts.to.split(',');
-    if (froms.length !== tos.length) throw new VaeError(`--from has ${froms.length} items but --to has ${tos.length}; give them in pairs`);
+    if (froms.length !== tos.length) throw new VaeError(`--from names ${froms.length} image${froms.length === 1 ? "" : "s"} but --to names ${tos.length}; give them in pairs`);
     const out = [];
     for (let i = 0; i < froms.length; i++) out.push({ a: await mu(froms[i]), b: await mu(tos[i]) });
     return out;

@@ -1,0 +1,15 @@
+/** Running the real `vae` binary (bin/vae.js over dist/, built by `npm test`) from tests. */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../bin/vae.js', import.meta.url));
+
+export function runVae(args: string[], opts: { cwd: string; input?: string | Buffer; env?: NodeJS.ProcessEnv }) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    input: opts.input,
+    env: opts.env ? { ...process.env, ...opts.env } : process.env,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
