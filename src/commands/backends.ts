@@ -15,7 +15,7 @@ export function registerBackends(program: Command): void {
         return;
       }
       process.stderr.write(
-        `${renderTable(['backend', 'loads', 'device, or why not'], rows.map((r) => [r.name, r.ok ? 'yes' : 'no', r.ok ? r.device ?? '' : `${r.reason}${r.hint ? ` (${r.hint})` : ''}`]))}\n`,
+        `${renderTable(['backend', 'loads', 'device, or why not'], rows.map((r) => [r.name, r.ok ? 'yes' : 'no', r.ok ? r.device ?? '' : `${r.reason}${r.hint ? ` (${r.hint})` : ''}`]), { colWidths: [12, 7, 64] })}\n`,
       );
     });
 }

@@ -7,8 +7,13 @@ import Table from 'cli-table3';
 const PLAIN = { head: [] as string[], border: [] as string[] };
 
 /** A boxed table without lines between rows. */
-export function renderTable(head: string[], rows: (string | number)[][]): string {
-  const t = new Table({ head, style: PLAIN, chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' } });
+export function renderTable(head: string[], rows: (string | number)[][], opts: { colWidths?: (number | null)[] } = {}): string {
+  const t = new Table({
+    head,
+    style: PLAIN,
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    ...(opts.colWidths ? { colWidths: opts.colWidths, wordWrap: true } : {}),
+  });
   for (const r of rows) t.push(r.map(String));
   return t.toString();
 }
