@@ -13,10 +13,10 @@ import { loadMnistPart } from './mnist.js';
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 
-function loadRaw(cfg: DataConfig): { train: ImageSet; test: ImageSet } {
+function loadPart(cfg: DataConfig, part: 'train' | 'test'): ImageSet {
   switch (cfg.dataset) {
     case 'mnist':
-      return { train: loadMnistPart('train'), test: loadMnistPart('test') };
+      return loadMnistPart(part);
   }
 }
 
@@ -34,8 +34,10 @@ export function splitTrain(full: ImageSet, cfg: Pick<DataConfig, 'limit' | 'vali
 
 /** Load the splits a command needs. The test split is read only when asked for. */
 export function loadSplits(cfg: DataConfig, need: readonly SplitName[] = SPLITS): Splits {
-  const raw = loadRaw(cfg);
-  const { train, val } = splitTrain(raw.train, cfg);
-  const empty = slice(raw.test, 0, 0);
-  return { train, val, test: need.includes('test') ? raw.test : empty };
+  const wantTrain = need.includes('train') || need.includes('val');
+  const rawTrain = wantTrain ? loadPart(cfg, 'train') : null;
+  const test = need.includes('test') ? loadPart(cfg, 'test') : null;
+  const { train, val } = rawTrain ? splitTrain(rawTrain, cfg) : { train: null, val: null };
+  const empty = slice((rawTrain ?? test)!, 0, 0);
+  return { train: train ?? empty, val: val ?? empty, test: test ?? empty };
 }

@@ -19,7 +19,7 @@ export function renderTable(head: string[], rows: (string | number)[][], opts: {
 }
 
 /** Header once, then one line per row, all with the same fixed column widths. */
-export function streamingTable(head: string[], widths: number[]): { header(): string; row(cells: (string | number)[]): string; footer(): string } {
+export function streamingTable(head: string[], widths: number[]): { header(): string; row(cells: (string | number)[]): string } {
   const chars = {
     top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
     bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
@@ -37,9 +37,6 @@ export function streamingTable(head: string[], widths: number[]): { header(): st
       const t = make();
       t.push(cells.map(String));
       return t.toString();
-    },
-    footer() {
-      return '';
     },
   };
 }
