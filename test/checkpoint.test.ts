@@ -1,10 +1,11 @@
-import { test, before } from 'node:test';
+import { test, before, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, MANIFEST } from '../src/run/checkpoint.js';
 import { writeFileAtomic } from '../src/run/atomic.js';
+import { RuntimeFailure } from '../src/errors.js';
 import { loadRun, saveRunCheckpoint, findLatestRun, resolveRun, createRunDir } from '../src/run/run.js';
 import { defaultConfig } from '../src/config/schema.js';
 import { Adam } from '../src/train/adam.js';
@@ -88,4 +89,25 @@ test('a run saves and loads model and optimiser state; latest run is found', asy
   assert.throws(() => createRunDir(dir), /already holds a run/);
   assert.throws(() => resolveRun(path.join(root, 'nope')), /does not exist/);
   assert.throws(() => findLatestRun(path.join(root, 'empty')), /no trained run found/);
+});
+
+test('a full disk while saving leaves the previous checkpoint intact and says so', () => {
+  const dir = tmp();
+  saveCheckpoint(dir, [{ name: 'w', shape: [2], data: new Float32Array([1, 2]) }], { epoch: 1 }, 1);
+  const before = fs.readdirSync(dir).sort();
+  const full = mock.method(fs, 'writeSync', () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  });
+  try {
+    assert.throws(
+      () => saveCheckpoint(dir, [{ name: 'w', shape: [2], data: new Float32Array([3, 4]) }], { epoch: 2 }, 2),
+      (err: unknown) => err instanceof RuntimeFailure && /disk full while writing .*weights-.*\.bin; the previous version is intact/.test(err.message) && err.exitCode === 1,
+    );
+  } finally {
+    full.mock.restore();
+  }
+  assert.deepEqual(fs.readdirSync(dir).sort(), before, 'no temporary or new files are left behind');
+  const { manifest, arrays } = loadCheckpoint<{ epoch: number }>(dir);
+  assert.equal(manifest.meta.epoch, 1);
+  assert.deepEqual([...arrays.get('w')!.data], [1, 2]);
 });

@@ -8,6 +8,8 @@ import { runLoop, NonFiniteError, type TrainTask } from '../src/train/loop.js';
 import { defaultConfig } from '../src/config/schema.js';
 import type { ImageSet } from '../src/data/dataset.js';
 import { binaryData, tinyVae, useCpu } from './helpers.js';
+import { evaluateElbo } from '../src/eval/elbo.js';
+import { encode, vaeLoss, LOGVAR_RANGE } from '../src/model/vae.js';
 
 before(useCpu);
 
@@ -113,4 +115,54 @@ test('a non-finite loss stops the loop with the step and the term', async () => 
     assert.equal(err.term, 'kl');
     return true;
   });
+});
+
+test('train.skipNonFinite skips poisoned batches; without it training stops', async () => {
+  const set = tinySet(40);
+  const images = set.images.slice();
+  images[5 * 12 + 3] = NaN; // example 5 has a NaN pixel: every batch holding it has a NaN loss
+  const poisoned = { ...set, images };
+  const cfg = tinyConfig();
+  cfg.data.binarize = 'none';
+  const run = (skip: number) => {
+    cfg.train.skipNonFinite = skip;
+    const vae = tinyVae(21);
+    const skips: number[] = [];
+    const task = makeVaeTask(vae, new Adam({ learningRate: 0.01 }), poisoned, cfg, Rng.derive(0, 'eps'), undefined, (s) => skips.push(s.skipped));
+    return { vae, skips, done: runLoop(task, { startEpoch: 0, epochs: 3, startStep: 0, logEvery: 2 }) };
+  };
+  const stops = run(0);
+  await assert.rejects(stops.done, NonFiniteError);
+  const skips = run(10);
+  await skips.done;
+  assert.deepEqual(skips.skips, [1, 2, 3], 'one poisoned batch per epoch');
+  for (const v of skips.vae.params.values()) assert.ok(v.dataSync().every(Number.isFinite));
+  const few = run(2);
+  await assert.rejects(few.done, NonFiniteError, 'a third poisoned batch is one too many');
+});
+
+test('tensor count stays flat across epochs, validation included', async () => {
+  const vae = tinyVae(22);
+  const adam = new Adam({ learningRate: 0.01 });
+  const set = tinySet(40);
+  const task = makeVaeTask(vae, adam, set, tinyConfig(), Rng.derive(0, 'eps'));
+  const counts: number[] = [];
+  await runLoop(task, { startEpoch: 0, epochs: 4, startStep: 0, logEvery: 3 }, {
+    onEpochEnd: () => {
+      evaluateElbo(vae, set, { seed: 0, binarize: true });
+      counts.push(tf.memory().numTensors);
+    },
+  });
+  assert.equal(new Set(counts).size, 1, `tensor counts per epoch: ${counts.join(', ')}`);
+  adam.dispose();
+});
+
+test('log sigma^2 is guarded: a wild encoder output cannot make the loss infinite', () => {
+  const vae = tinyVae(23);
+  vae.params.get('encoder.logvar.bias')!.assign(tf.fill([3], 500));
+  const x = tf.tensor2d(binaryData(4, 12), [4, 12]);
+  const { logvar } = encode(vae, x);
+  assert.ok(logvar.dataSync().every((v) => v === LOGVAR_RANGE[1]));
+  const { loss } = vaeLoss(vae, x, tf.randomNormal([4, 3], 0, 1, 'float32', 3));
+  assert.ok(Number.isFinite(loss.dataSync()[0]));
 });

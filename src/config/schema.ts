@@ -52,6 +52,7 @@ export const trainSchema = z.strictObject({
   seed: int(0, 2 ** 31 - 1, 'the random seed').default(0),
   logEvery: int(1, 1_000_000, 'optimisation steps between reading the loss back for the progress display').default(20),
   previewSamples: int(1, 1024, 'how many prior samples each epoch draws into samples/epoch-NNN.png').default(64),
+  skipNonFinite: int(0, 1_000_000, 'how many batches with a NaN or infinite loss or gradient to skip before stopping (0: stop at the first)').default(0),
 });
 
 export const configSchema = z.strictObject({

@@ -84,12 +84,21 @@ function dense(vae: Vae, x: Tensor, name: string, act: Activation | 'linear'): T
   return tf.tanh(tf.fused.matMul({ a: x as tf.Tensor2D, b: w, bias: b }));
 }
 
+/**
+ * log sigma^2 is clipped to [-30, 20]: exp(20) ~ 5e8 and exp(-30) ~ 1e-13 stay finite in float32
+ * in the KL (exp(logvar)) and the reparameterisation (exp(logvar / 2)), so one wild encoder
+ * output cannot turn the loss into Inf. Healthy training stays far inside (about -8 to 1 on
+ * MNIST), where the clip is the identity.
+ */
+export const LOGVAR_RANGE = [-30, 20] as const;
+
 /** q(z|x): mu and logvar, each [B, J]. */
 export function encode(vae: Vae, x: Tensor): { mu: Tensor; logvar: Tensor } {
   return tf.tidy(() => {
     let h = x;
     for (let i = 0; i < vae.spec.hidden.length; i++) h = dense(vae, h, `encoder.hidden${i}`, vae.spec.activation);
-    return { mu: dense(vae, h, 'encoder.mu', 'linear'), logvar: dense(vae, h, 'encoder.logvar', 'linear') };
+    const logvar = tf.clipByValue(dense(vae, h, 'encoder.logvar', 'linear'), LOGVAR_RANGE[0], LOGVAR_RANGE[1]);
+    return { mu: dense(vae, h, 'encoder.mu', 'linear'), logvar };
   });
 }
 

@@ -108,6 +108,11 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
       const interval = new Float64Array(names.length);
       let intervalN = 0;
       pending.forEach((p, i) => {
+        if (p.examples === 0) {
+          // a skipped step (train.skipNonFinite): no statistics to count
+          p.stats.dispose();
+          return;
+        }
         for (let k = 0; k < names.length; k++) {
           const v = values[i * names.length + k];
           if (!Number.isFinite(v)) throw new NonFiniteError(globalStep - pending.length + i + 1, names[k]);
@@ -128,7 +133,7 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
         stepInEpoch,
         stepsInEpoch: steps,
         globalStep,
-        stats: Object.fromEntries(names.map((n, k) => [n, interval[k] / intervalN])),
+        stats: Object.fromEntries(names.map((n, k) => [n, intervalN > 0 ? interval[k] / intervalN : NaN])),
         examplesPerSec: rate,
         epochEtaSec: done > 0 ? ((now - t0) / 1000) * (1 / done - 1) : NaN,
       });

@@ -78,6 +78,7 @@ export function makeVaeTask(
   cfg: Config,
   epsRng: Rng,
   resume?: { epoch: number; bin: RngSnapshot | null },
+  onSkip?: (info: { epoch: number; index: number; skipped: number }) => void,
 ): VaeTask {
   const B = cfg.train.batchSize;
   const D = dimOf(train);
@@ -88,6 +89,7 @@ export function makeVaeTask(
   const epsBuf = new Float32Array(Math.min(B, train.n) * J);
   let batches: EpochBatches | null = null;
   let batchesEpoch = -1;
+  let skipped = 0;
   return {
     statNames: ['recon', 'kl'],
     stepsInEpoch: () => Math.ceil(train.n / B),
@@ -110,6 +112,18 @@ export function makeVaeTask(
       }, varList);
       const byName = new Map<string, Tensor>();
       for (const [tfName, g] of Object.entries(grads)) byName.set(ours.get(tfName)!, g);
+      // With train.skipNonFinite, check this step before updating (a sync per step, so only then).
+      if (cfg.train.skipNonFinite > 0) {
+        const ok = tf.tidy(() => tf.all(tf.stack([value, ...Object.values(grads)].map((t) => tf.all(tf.isFinite(t))))));
+        const finite = ok.dataSync()[0] === 1;
+        ok.dispose();
+        if (!finite && skipped < cfg.train.skipNonFinite) {
+          skipped++;
+          onSkip?.({ epoch, index: i, skipped });
+          tf.dispose([value, xT, eT, stats!, ...Object.values(grads)]);
+          return { stats: tf.zeros([2]), examples: 0 };
+        }
+      }
       adam.apply(vae.params, byName);
       tf.dispose([value, xT, eT, ...Object.values(grads)]);
       return { stats: stats!, examples: n };
@@ -242,7 +256,9 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     epsRng = Rng.derive(seed, 'eps');
   }
   const spec = vae.spec;
-  const task = makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null });
+  const task = makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, ({ epoch, index, skipped }) =>
+    log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`),
+  );
   const fixedZ = Rng.derive(seed, 'preview-z').fillNormal(new Float32Array(cfg.train.previewSamples * spec.latentDim));
   const previewSet = val.n > 0 ? val : slice(train, 0, 16);
   const binarizeEval = evalBinarizes(cfg);
