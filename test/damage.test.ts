@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { runVae } from './bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-damage-'));
@@ -72,4 +73,30 @@ test('an output path that is a directory', () => {
 
 test('--out into a folder that already holds a run', () => {
   expectOneLine(['train', '--quiet', '--out', 'good'], /good already holds a run/);
+});
+
+test('a full disk during training: exit 1, the previous checkpoint intact, resumable', async (t) => {
+  const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-full-'));
+  // 2.5 MB: epoch 1's checkpoint (about 1.7 MB with best/) fits; epoch 2's new weights do not.
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2500k', 'tmpfs', mnt]);
+  if (mount.status !== 0) return t.skip(`cannot mount a small tmpfs here (${mount.stderr.toString().trim() || 'not permitted'})`);
+  try {
+    const args = ['train', '--quiet', '--backend', 'cpu', '--set', 'data.limit=256', '--set', 'data.validation=100', '--set', 'model.hidden=[64]', '--set', 'model.latentDim=4', '--set', 'train.epochs=3', '--out', path.join(mnt, 'run')];
+    const r = vae(args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /disk full while writing .*weights-.*\.bin; the previous version is intact \(free some space and resume\)/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    const leftovers = fs.readdirSync(path.join(mnt, 'run'), { recursive: true }).map(String).filter((f) => /\.tmp-/.test(f));
+    assert.deepEqual(leftovers, []);
+    assert.equal(manifest(path.join(mnt, 'run')).meta.epoch, 1);
+    const s = vae(['sample', '--run', path.join(mnt, 'run'), '--out', 'after-full.png']);
+    assert.equal(s.code, 0, s.stderr);
+    // Make room (move the run off the small disk) and resume: it continues from epoch 1.
+    fs.cpSync(path.join(mnt, 'run'), path.join(work, 'moved'), { recursive: true });
+    const resumed = vae(['train', '--resume', 'moved', '--quiet']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(manifest(path.join(work, 'moved')).meta.epoch, 3);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
 });

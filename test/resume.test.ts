@@ -145,3 +145,21 @@ test('chaos: SIGKILL at random moments never leaves a run that cannot be read or
   }
   assert.ok(withCheckpoint >= (trials * 3) / 4, `only ${withCheckpoint} of ${trials} trials reached a checkpoint`);
 });
+
+test('a second Ctrl-C quits at once, and the run is still readable', async () => {
+  const out = 'twice';
+  const child = spawn(process.execPath, [BIN, 'train', ...SMALL, '--set', 'train.epochs=3', '--out', out], { cwd: work });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  while (!fs.existsSync(path.join(work, out, 'checkpoint.json'))) await new Promise((resolve) => setTimeout(resolve, 10));
+  child.kill('SIGINT');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.match(stderr, /SIGINT: finishing the current step/);
+  assert.match(stderr, /SIGINT again: quitting now; the last checkpoint is intact/);
+  assert.equal(vae(['sample', '--run', out, '--out', `${out}.png`]).code, 0);
+  const r = vae(['train', '--resume', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+});

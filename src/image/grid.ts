@@ -3,6 +3,10 @@
  */
 import sharp from 'sharp';
 
+// libvips caches operations (up to 50 MB by default) for reuse; we never repeat one, so the
+// cache only makes a long training run's memory creep. Turn it off.
+sharp.cache(false);
+
 export interface GridOptions {
   cols?: number;
   /** pixels between tiles (before scaling) */

@@ -269,7 +269,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   log.info(`training: ${cfg.train.epochs} epochs of ${task.stepsInEpoch(0)} steps (batch ${cfg.train.batchSize}, Adam ${cfg.train.learningRate}); run directory ${dir}`);
   log.info('loss = -ELBO summed over pixels and latent dims, averaged over the batch (nats per example)');
 
-  const table = streamingTable(['epoch', 'train ELBO', 'recon', 'KL', 'val ELBO', 'val recon', 'val KL', 'ex/s', 'time'], [6, 11, 9, 7, 10, 10, 7, 7, 7]);
+  const table = streamingTable(['epoch', 'train ELBO', 'recon', 'KL', 'val ELBO', 'val recon', 'val KL', 'ex/s', 'time'], [6, 11, 10, 9, 10, 10, 9, 7, 7]);
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
   const result = await runLoop(
