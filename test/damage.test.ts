@@ -100,3 +100,18 @@ test('a full disk during training: exit 1, the previous checkpoint intact, resum
     spawnSync('umount', [mnt]);
   }
 });
+
+test('damaged weights of the right size fail their checksum', () => {
+  const dir = copyRun('flipped');
+  const w = path.join(dir, manifest(dir).weights);
+  const bytes = fs.readFileSync(w);
+  bytes[100] ^= 0x40;
+  fs.writeFileSync(w, bytes);
+  expectOneLine(['sample', '--run', 'flipped', '--out', 'x.png'], /do not match their checksum \(damaged\)/);
+});
+
+test('invalid JSON in a config file is reported with line and column', () => {
+  fs.writeFileSync(path.join(work, 'broken.json'), '{\n  "train": {\n    "epochs": 3,\n  }\n}\n');
+  expectOneLine(['train', '--config', 'broken.json'], /broken\.json:4:\d+: invalid JSON: .* \(fix the syntax at that line and column\)/);
+  assert.equal(fs.existsSync(path.join(work, 'runs')), false);
+});
