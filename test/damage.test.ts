@@ -61,9 +61,23 @@ test('a run directory with no checkpoint', () => {
   expectOneLine(['train', '--resume', 'nockpt'], /has no checkpoint/);
 });
 
-test('an output folder that is not writable', { skip: process.getuid?.() === 0 ? 'root can write anywhere, so a read-only folder cannot be made' : false }, () => {
-  fs.mkdirSync(path.join(work, 'ro'), { mode: 0o555 });
-  expectOneLine(['sample', '--run', 'good', '--out', 'ro/x.png'], /the folder .*ro is not writable/);
+test('an output folder that is not writable', (t) => {
+  // Root can write to any folder, but not to a read-only file system: use one where we can.
+  const dir = path.join(work, 'ro');
+  let mounted = false;
+  if (process.getuid?.() === 0) {
+    fs.mkdirSync(dir, { recursive: true });
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir]);
+    if (m.status !== 0) return t.skip('running as root and cannot mount a read-only tmpfs, so no unwritable folder can be made');
+    mounted = true;
+  } else {
+    fs.mkdirSync(dir, { mode: 0o555 });
+  }
+  try {
+    expectOneLine(['sample', '--run', 'good', '--out', 'ro/x.png'], /the folder .*ro is not writable/);
+  } finally {
+    if (mounted) spawnSync('umount', [dir]);
+  }
 });
 
 test('an output path that is a directory', () => {
