@@ -13,6 +13,7 @@ import { registerBackends } from './commands/backends.js';
 import { registerEncode } from './commands/encode.js';
 import { registerDecode } from './commands/decode.js';
 import { registerReconstruct } from './commands/reconstruct.js';
+import { registerBench } from './commands/bench.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDecode(program);
   registerReconstruct(program);
   registerBackends(program);
+  registerBench(program);
   return program;
 }
 

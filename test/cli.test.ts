@@ -178,6 +178,19 @@ test('--verbose shows the stack trace of an error', () => {
   assert.match(r.stderr, /\n\s+at /);
 });
 
+test('bench runs training steps and reports them (a smoke test, not a timing assertion)', () => {
+  const r = vae(['bench', '--backend', 'cpu', '--steps', '2', '--warmup', '1', '--json', '--set', 'model.hidden=[32]']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.toString());
+  assert.equal(out.rows.length, 1);
+  const row = out.rows[0];
+  assert.equal(row.backend, 'cpu');
+  assert.equal(row.batch, 128);
+  assert.ok(row.msPerStep > 0 && row.examplesPerSec > 0 && row.kernelsPerStep > 10);
+  assert.equal(row.netTensorsPerStep, 0, 'a training step leaves no tensors behind');
+  assert.equal(out.torch, null);
+});
+
 test('--help and --version exit 0', () => {
   const h = vae(['--help']);
   assert.equal(h.code, 0);
