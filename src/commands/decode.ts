@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
-import { loadRun, resolveRun } from '../run/run.js';
 import { decodeArrays } from '../model/arrays.js';
 import { parseLatents } from '../data/latents.js';
 import { gridPng } from '../image/grid.js';
 import { ensureDir, writeFileAtomic } from '../run/atomic.js';
-import { addBackendOption, addPictureOptions, emit, makeLog, preflightOutput, startBackend, type CommonOptions } from './options.js';
+import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface DecodeOptions extends CommonOptions {
   run?: string;
@@ -30,16 +29,14 @@ export function registerDecode(program: Command): void {
   const cmd = program
     .command('decode')
     .description('latents -> images: a PNG grid of decoder means (or one PNG per latent with --each DIR)')
-    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
     .option('-i, --in <file>', "latents: what `vae encode` writes (JSONL or CSV), or one vector per line; '-' or nothing for stdin")
     .option('-o, --out <file>', 'write the grid PNG here instead of stdout')
     .option('--each <dir>', 'write one PNG per latent into this folder instead of a grid')
-    .option('--best', "use the run's best checkpoint")
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText('after', "\nJSONL objects use 'z' when present, else 'mu'; CSV uses the z0.. columns, else mu0...\n\nExamples:\n  vae encode --split test --limit 16 | vae decode > grid.png\n  vae decode --in latents.jsonl --each decoded/\n  echo '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' | vae decode --out mean.png\n");
   addPictureOptions(cmd);
-  addBackendOption(cmd).action(async (opts: DecodeOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (opts: DecodeOptions) => {
     if (opts.each && opts.out) throw new VaeError('--each and --out cannot be used together');
     if (!opts.each) preflightOutput(opts.out, { binary: true, label: 'PNG bytes', instead: 'vae decode --in latents.jsonl > grid.png' });
     const fromStdin = !opts.in || opts.in === '-';
@@ -47,7 +44,6 @@ export function registerDecode(program: Command): void {
       throw new VaeError('decode reads latents from --in FILE or from standard input, and nothing is piped in', { hint: 'e.g. vae encode --split test --limit 16 | vae decode > grid.png' });
     }
     const log = makeLog(opts);
-    const dir = resolveRun(opts.run);
     let text: string;
     if (fromStdin) text = await readAll(process.stdin);
     else {
@@ -57,8 +53,7 @@ export function registerDecode(program: Command): void {
         throw new VaeError(`cannot read latents from '${opts.in}': no such file`);
       }
     }
-    await startBackend(opts.backend, log);
-    const run = loadRun(dir, opts.best ? 'best' : 'last');
+    const { dir, run } = await openRun(opts, log);
     const latents = parseLatents(text, run.vae.spec.latentDim, fromStdin ? 'stdin' : opts.in!);
     const images = decodeArrays(run.vae, latents.values, latents.n);
     const shape = run.meta.dataShape;

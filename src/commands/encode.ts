@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { Rng } from '../random.js';
-import { loadRun, resolveRun } from '../run/run.js';
 import { encodeArrays } from '../model/arrays.js';
 import { project2d } from '../model/latent.js';
 import { scatterSvg, svgToPng } from '../image/plot.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { readInputs } from './inputs.js';
-import { addBackendOption, checkOutputPath, emit, intArg, makeLog, preflightOutput, startBackend, type CommonOptions } from './options.js';
+import { addBackendOption, addRunOptions, openRun, checkOutputPath, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface EncodeOptions extends CommonOptions {
   run?: string;
@@ -28,7 +27,6 @@ export function registerEncode(program: Command): void {
     .command('encode')
     .description('images -> latents: one record per image with its id, label, mu and logvar (JSONL or CSV)')
     .argument('[files...]', 'image files (any size or colour; converted to what the model expects)')
-    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
     .option('--split <name>', 'encode a data set split instead of files: test, val or train')
     .option('--limit <n>', 'with --split: the first n images (default: all)', intArg('--limit', 1, 10_000_000))
     .option('--format <fmt>', 'jsonl or csv', 'jsonl')
@@ -36,18 +34,15 @@ export function registerEncode(program: Command): void {
     .option('--sample', 'add a draw z ~ q(z|x) to each record')
     .option('--seed <int>', 'seed for --sample', intArg('--seed', 0, 2 ** 31 - 1), 0)
     .option('--plot <file.png>', 'also draw a scatter of the first two latent dims (or principal components) coloured by label')
-    .option('--best', "use the run's best checkpoint")
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText('after', '\nExamples:\n  vae encode --split test --limit 1000 --plot latent.png > test.jsonl\n  vae encode digit.png another.jpg --format csv\n  vae encode --split test --limit 16 | vae decode > grid.png\n');
-  addBackendOption(cmd).action(async (files: string[], opts: EncodeOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (files: string[], opts: EncodeOptions) => {
     if (opts.format !== 'jsonl' && opts.format !== 'csv') throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use jsonl or csv' });
     preflightOutput(opts.out, { binary: false, label: '', instead: '' });
     if (opts.plot) checkOutputPath(opts.plot);
     const log = makeLog(opts);
-    const dir = resolveRun(opts.run);
-    await startBackend(opts.backend, log);
-    const run = loadRun(dir, opts.best ? 'best' : 'last');
+    const { dir, run } = await openRun(opts, log);
     const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER });
     const J = run.vae.spec.latentDim;
     const { mu, logvar } = encodeArrays(run.vae, inputs.images, inputs.n);

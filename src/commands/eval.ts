@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
-import { loadRun, resolveRun } from '../run/run.js';
 import { loadSplits, SPLITS, type SplitName } from '../data/load.js';
 import { dimOf, slice } from '../data/dataset.js';
 import { evaluateSplit, ACTIVE_UNIT_THRESHOLD, type SplitResult } from '../eval/elbo.js';
 import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { formatDuration } from '../ui/log.js';
-import { addBackendOption, intArg, makeLog, startBackend, writeStdout, type CommonOptions } from './options.js';
+import { addBackendOption, addRunOptions, openRun, intArg, makeLog, writeStdout, type CommonOptions } from './options.js';
 
 interface EvalOptions extends CommonOptions {
   run?: string;
@@ -55,7 +54,6 @@ export function registerEval(program: Command): void {
   const cmd = program
     .command('eval')
     .description('ELBO, reconstruction, KL, importance-sampled NLL, active units and bits/dim on a split')
-    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
     .option('--split <names>', 'split(s) to evaluate: test, val, train (comma-separated)', 'test')
     .option('-k, --samples <K>', 'importance samples per example for L_K and NLL (0 skips them; 5000 is the literature\'s number)', intArg('--samples', 0, 1_000_000), 1000)
     .option('--json', 'print JSON on stdout (one object per split, one per line) instead of tables')
@@ -63,19 +61,16 @@ export function registerEval(program: Command): void {
     .option('--seed <int>', 'seed for the fixed binarisation and all noise', intArg('--seed', 0, 2 ** 31 - 1), EVAL_SEED)
     .option('--batch <size>', 'examples per ELBO batch', intArg('--batch', 1, 65_536), 1000)
     .option('--limit <n>', 'evaluate only the first n examples of each split', intArg('--limit', 1, 10_000_000))
-    .option('--best', "use the run's best checkpoint (by validation ELBO) instead of its last")
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
       'after',
       '\nAll numbers are nats per example, except bits/dim. NLL = -L_K (Burda et al. 2015).\n\nExamples:\n  vae eval\n  vae eval --samples 5000 --per-dim\n  vae eval --split test,val --samples 100 --json | jq .nll\n',
     );
-  addBackendOption(cmd).action(async (opts: EvalOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (opts: EvalOptions) => {
     const log = makeLog(opts);
     const splits = parseSplits(opts.split);
-    const dir = resolveRun(opts.run);
-    await startBackend(opts.backend, log);
-    const run = loadRun(dir, opts.best ? 'best' : 'last');
+    const { dir, run } = await openRun(opts, log);
     const data = loadSplits(run.config.data, splits);
     const results: { split: SplitName; r: SplitResult; seconds: number }[] = [];
     for (const split of splits) {

@@ -6,6 +6,7 @@ import { VaeError } from '../errors.js';
 import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
 import { Log } from '../ui/log.js';
 import { writeFileAtomic } from '../run/atomic.js';
+import { loadRun, resolveRun, type LoadedRun } from '../run/run.js';
 
 export interface CommonOptions {
   backend: string;
@@ -94,4 +95,18 @@ export function addPictureOptions(cmd: Command): Command {
     .option('--cols <count>', 'grid columns', intArg('--cols', 1, 4096))
     .option('--scale <factor>', 'integer upscaling with crisp pixels', intArg('--scale', 1, 32), 1)
     .option('--padding <px>', 'pixels between tiles', intArg('--padding', 0, 64), 2);
+}
+
+/** --run and --best, for commands that read a trained run. */
+export function addRunOptions(cmd: Command): Command {
+  return cmd
+    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
+    .option('--best', "use the run's best checkpoint (by validation ELBO) instead of its last");
+}
+
+/** Find the run (--run or the latest), start the backend, and load the run's model. */
+export async function openRun(opts: CommonOptions & { run?: string; best?: boolean }, log: Log): Promise<{ dir: string; run: LoadedRun }> {
+  const dir = resolveRun(opts.run);
+  await startBackend(opts.backend, log);
+  return { dir, run: loadRun(dir, opts.best ? 'best' : 'last') };
 }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { loadRun, resolveRun } from '../run/run.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { gridPng, pairRows } from '../image/grid.js';
 import { readInputs } from './inputs.js';
-import { addBackendOption, addPictureOptions, emit, intArg, makeLog, preflightOutput, startBackend, type CommonOptions } from './options.js';
+import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface ReconstructOptions extends CommonOptions {
   run?: string;
@@ -21,21 +20,17 @@ export function registerReconstruct(program: Command): void {
     .command('reconstruct')
     .description('inputs above their reconstructions (decoder mean at z = E[z|x]) as a PNG grid')
     .argument('[files...]', 'image files')
-    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
     .option('--split <name>', 'use a data set split instead of files: test, val or train')
     .option('--limit <n>', 'with --split: the first n images (default 16)', intArg('--limit', 1, 4096))
     .option('-o, --out <file>', 'write the PNG here instead of stdout')
-    .option('--best', "use the run's best checkpoint")
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText('after', '\nExamples:\n  vae reconstruct --split test --limit 32 > recon.png\n  vae reconstruct my-digit.png --scale 4 --out recon.png\n');
   addPictureOptions(cmd);
-  addBackendOption(cmd).action(async (files: string[], opts: ReconstructOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (files: string[], opts: ReconstructOptions) => {
     preflightOutput(opts.out, { binary: true, label: 'PNG bytes', instead: 'vae reconstruct --split test > recon.png' });
     const log = makeLog(opts);
-    const dir = resolveRun(opts.run);
-    await startBackend(opts.backend, log);
-    const run = loadRun(dir, opts.best ? 'best' : 'last');
+    const { dir, run } = await openRun(opts, log);
     const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: 16 });
     const { mu } = encodeArrays(run.vae, inputs.images, inputs.n);
     const cols = opts.cols ?? Math.min(8, inputs.n);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { Rng } from '../random.js';
-import { loadRun, resolveRun, type LoadedRun } from '../run/run.js';
+import { type LoadedRun } from '../run/run.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { interpolate, type Interpolation } from '../model/latent.js';
 import { gridAnimation, gridPng } from '../image/grid.js';
@@ -10,7 +10,7 @@ import { slice } from '../data/dataset.js';
 import { evaluateSplit } from '../eval/elbo.js';
 import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
 import { readRef } from './inputs.js';
-import { addBackendOption, addPictureOptions, emit, intArg, makeLog, preflightOutput, startBackend, type CommonOptions } from './options.js';
+import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 export const MAX_SAMPLES = 4096;
 
@@ -99,7 +99,6 @@ export function registerSample(program: Command): void {
   const cmd = program
     .command('sample')
     .description('pictures from the model: prior samples, interpolations (--interpolate) or latent traversals (--traverse)')
-    .option('-r, --run <dir>', 'run directory (default: the latest run under ./runs)')
     .option('-n, --n <count>', `prior samples (1 to ${MAX_SAMPLES})`, intArg('--n', 1, MAX_SAMPLES), 64)
     .option('--seed <int>', 'random seed', intArg('--seed', 0, 2 ** 31 - 1), 0)
     .option('-t, --temperature <T>', 'prior samples z ~ N(0, T^2 I)', floatArg('--temperature', 0, 100), 1)
@@ -116,7 +115,6 @@ export function registerSample(program: Command): void {
     .option('--steps <count>', 'columns of an interpolation (default 10) or traversal (default 11)', intArg('--steps', 2, 256))
     .option('--format <fmt>', 'png, or gif / webp for an animated --traverse', 'png')
     .option('-o, --out <file>', 'write the image here instead of stdout')
-    .option('--best', "use the run's best checkpoint (by validation ELBO) instead of its last")
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
@@ -124,7 +122,7 @@ export function registerSample(program: Command): void {
       '\nExamples:\n  vae sample --n 64 > grid.png\n  vae sample --n 100 --cols 10 --temperature 0.7 --scale 3 --out grid.png\n  vae sample --interpolate --from test:3 --to test:7 --method slerp > walk.png\n  vae sample --traverse --from test:0 --dims 0,1,2 > traverse.png\n  vae sample --traverse --format gif --out traverse.gif\n',
     );
   addPictureOptions(cmd);
-  addBackendOption(cmd).action(async (opts: SampleOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (opts: SampleOptions) => {
     if (opts.mean && opts.sample) throw new VaeError('--mean and --sample cannot be used together');
     if (opts.interpolate && opts.traverse) throw new VaeError('--interpolate and --traverse cannot be used together');
     if (!['png', 'gif', 'webp'].includes(opts.format)) throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use png, gif or webp' });
@@ -135,9 +133,7 @@ export function registerSample(program: Command): void {
     const example = opts.format === 'png' ? 'grid.png' : `traverse.${opts.format}`;
     preflightOutput(opts.out, { binary: true, label: `${opts.format.toUpperCase()} bytes`, instead: `vae sample ${opts.traverse ? '--traverse ' : ''}--n ${opts.n} > ${example}` });
     const log = makeLog(opts);
-    const dir = resolveRun(opts.run);
-    await startBackend(opts.backend, log);
-    const run = loadRun(dir, opts.best ? 'best' : 'last');
+    const { dir, run } = await openRun(opts, log);
     const J = run.vae.spec.latentDim;
     const shape = run.meta.dataShape;
     const pic = { scale: opts.scale, padding: opts.padding };
