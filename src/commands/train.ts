@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
@@ -6,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { trainVae } from '../train/train-vae.js';
 import { resumeConfig } from '../train/resume.js';
 import { readManifest } from '../run/checkpoint.js';
-import { readRunConfig, resolveRun, type CheckpointMeta } from '../run/run.js';
+import { lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
 import { fmt } from '../ui/table.js';
 import { addBackendOption, collect, makeLog, startBackend, type CommonOptions } from './options.js';
 
@@ -18,16 +17,6 @@ interface TrainOptions extends CommonOptions {
 }
 
 const EXIT_ON = { SIGINT: 130, SIGTERM: 143 } as const;
-
-/** The backend a run was last trained with, from its run.json. */
-function recordedBackend(dir: string): string | undefined {
-  try {
-    const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { backend?: { name?: string }; resumes?: { backend?: { name?: string } }[] };
-    return info.resumes?.[info.resumes.length - 1]?.backend?.name ?? info.backend?.name;
-  } catch {
-    return undefined;
-  }
-}
 
 export function registerTrain(program: Command): void {
   const cmd = program
@@ -70,7 +59,7 @@ export function registerTrain(program: Command): void {
     if (resumeDir && command.getOptionValueSource('backend') === 'default') {
       // Continue on the backend the run was trained with: backends round differently, and only
       // the same backend continues the run exactly.
-      const used = recordedBackend(resumeDir);
+      const used = lastBackend(readRunInfo(resumeDir));
       if (used) backendName = used;
     }
     let backend;

@@ -14,8 +14,7 @@ import { Rng } from '../random.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
 import { decode, encode, importanceWeights, type Vae } from '../model/vae.js';
-import { klPerDim } from '../model/gaussian.js';
-import { reparameterize } from '../model/gaussian.js';
+import { klPerDim, reparameterize } from '../model/gaussian.js';
 
 export const ACTIVE_UNIT_THRESHOLD = 0.01;
 

@@ -178,6 +178,29 @@ export function loadRun(dir: string, which: 'last' | 'best' = 'last'): LoadedRun
   return { dir, config, meta, optimizer, vae: { spec: meta.model, params, likelihood: likelihoodByName(meta.model.likelihood) } };
 }
 
+/** What run.json records about how a run was made (each training session adds to `resumes`). */
+export interface RunInfo {
+  created?: string;
+  backend?: { name?: string; tfjs?: string; device?: string };
+  resumes?: { backend?: { name?: string }; argv?: string[]; at?: string }[];
+  [key: string]: unknown;
+}
+
+/** run.json, or an empty record when it is missing or unreadable (it is informative, not needed to load a run). */
+export function readRunInfo(dir: string): RunInfo {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as unknown;
+    return info !== null && typeof info === 'object' && !Array.isArray(info) ? (info as RunInfo) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The backend the run was last trained with. */
+export function lastBackend(info: RunInfo): string | undefined {
+  return info.resumes?.[info.resumes.length - 1]?.backend?.name ?? info.backend?.name;
+}
+
 export function writeRunJson(dir: string, name: string, value: unknown): void {
   writeJsonAtomic(path.join(dir, name), value);
 }

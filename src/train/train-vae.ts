@@ -17,7 +17,7 @@ import { gridPng, pairRows } from '../image/grid.js';
 import { lineChartsSvg, PALETTE, svgToPng } from '../image/plot.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { writeFileAtomic } from '../run/atomic.js';
-import { createRunDir, defaultRunDir, loadRun, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
+import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
 import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
 import { versions } from '../version.js';
@@ -68,8 +68,9 @@ export interface VaeTask extends TrainTask {
 }
 
 /**
- * One optimisation step, as a closure over the model, optimiser and data. `resumeBin` continues
- * the binarisation stream of `resumeEpoch` from a checkpoint taken part-way through it.
+ * One optimisation step, as a closure over the model, optimiser and data. `resume.bin` continues
+ * the binarisation stream of epoch `resume.epoch` from a checkpoint taken part-way through it;
+ * `onSkip` is told of each batch skipped under train.skipNonFinite.
  */
 export function makeVaeTask(
   vae: Vae,
@@ -243,7 +244,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     best = meta.best;
     metrics = readMetrics(dir, meta.epoch);
     writeRunJson(dir, 'config.json', cfg);
-    const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as { resumes?: unknown[] };
+    const info = readRunInfo(dir);
     writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
     log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
   } else {
