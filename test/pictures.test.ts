@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { runVae } from './bin.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, runVae } from './bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-pictures-'));
 const J = 4;
@@ -115,6 +116,15 @@ test('encode | decode round trip through the real binary', async () => {
   assert.equal(each.code, 0, each.stderr);
   assert.equal(fs.readdirSync(path.join(work, 'each')).length, 6);
   assert.equal((await png(path.join(work, 'each', '0.png'))).width, 28);
+});
+
+test('a reader that stops early (| head) ends the command quietly', () => {
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} encode --run run --split test --limit 3000 | head -n 1`;
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', cmd], { cwd: work, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim().split('\n').length, 1);
+  assert.equal(JSON.parse(r.stdout).id, 'test:0');
+  assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /);
 });
 
 test('encode --format csv, --plot, and image files of any size or colour', async () => {
