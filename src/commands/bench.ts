@@ -43,7 +43,7 @@ interface BenchRow {
 
 /** Time training steps of the config's model on one backend (after warm-up). */
 async function benchOne(report: BackendReport, opts: BenchOptions, cfg: ReturnType<typeof loadConfig>['config']): Promise<BenchRow> {
-  const train = loadSplits(cfg.data, ['train']).train;
+  const train = (await loadSplits(cfg.data, ['train'])).train;
   const vae = createVae(specFromConfig(cfg, train), Rng.derive(cfg.train.seed, 'init'));
   const adam = new Adam({ learningRate: cfg.train.learningRate });
   const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(cfg.train.seed, 'eps'));

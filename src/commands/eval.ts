@@ -71,7 +71,7 @@ export function registerEval(program: Command): void {
     const log = makeLog(opts);
     const splits = parseSplits(opts.split);
     const { dir, run } = await openRun(opts, log);
-    const data = loadSplits(run.config.data, splits);
+    const data = await loadSplits(run.config.data, splits);
     const results: { split: SplitName; r: SplitResult; seconds: number }[] = [];
     for (const split of splits) {
       let set = data[split];

@@ -27,8 +27,8 @@ function checkSplit(name: string): SplitName {
 }
 
 /** Examples of a split by index, preprocessed as for evaluation. */
-function fromSplit(run: LoadedRun, split: SplitName, indices: number[] | null, limit: number): Inputs {
-  const set = loadSplits(run.config.data, [split])[split];
+async function fromSplit(run: LoadedRun, split: SplitName, indices: number[] | null, limit: number): Promise<Inputs> {
+  const set = (await loadSplits(run.config.data, [split]))[split];
   if (set.n === 0) throw new VaeError(`the ${split} split of this run is empty`);
   const idx = indices ?? Array.from({ length: Math.min(limit, set.n) }, (_, i) => i);
   const D = dimOf(set);

@@ -69,7 +69,7 @@ async function endpoints(run: LoadedRun, opts: SampleOptions): Promise<{ a: Floa
     for (let i = 0; i < froms.length; i++) out.push({ a: await mu(froms[i]), b: await mu(tos[i]) });
     return out;
   }
-  const test = loadSplits(run.config.data, ['test']).test;
+  const test = (await loadSplits(run.config.data, ['test'])).test;
   const rng = Rng.derive(opts.seed, 'interpolate-pairs');
   const out = [];
   for (let p = 0; p < opts.pairs; p++) {
@@ -82,8 +82,8 @@ async function endpoints(run: LoadedRun, opts: SampleOptions): Promise<{ a: Floa
 }
 
 /** Latent dimensions by mean KL over (up to) 1,000 test images, most informative first. */
-function dimsByKl(run: LoadedRun): number[] {
-  const test = slice(loadSplits(run.config.data, ['test']).test, 0, 1000);
+async function dimsByKl(run: LoadedRun): Promise<number[]> {
+  const test = slice((await loadSplits(run.config.data, ['test'])).test, 0, 1000);
   const r = evaluateSplit(run.vae, test, { seed: EVAL_SEED, binarize: evalBinarizes(run.config), samples: 0 });
   return r.klPerDim.map((_, j) => j).sort((p, q) => r.klPerDim[q] - r.klPerDim[p]);
 }
@@ -152,7 +152,7 @@ export function registerSample(program: Command): void {
       what = `${pairs.length} interpolation${pairs.length === 1 ? '' : 's'} (${methods.join(' and ')}, ${steps} steps)`;
     } else if (opts.traverse) {
       const steps = opts.steps ?? 11;
-      const dims = opts.dims ? parseDims(opts.dims, J) : dimsByKl(run);
+      const dims = opts.dims ? parseDims(opts.dims, J) : await dimsByKl(run);
       const base = encodeArrays(run.vae, (await readRef(run, opts.from ?? 'test:0')).images, 1).mu;
       const values = Array.from({ length: steps }, (_, s) => -opts.range + (2 * opts.range * s) / (steps - 1));
       checkCount(dims.length * steps, 'this traversal');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VaeError, suggest } from '../errors.js';
-import { SECTIONS, TOP_LEVEL_KEYS, configSchema, describeKey, type Config } from './schema.js';
+import { PATH_KEYS, SECTIONS, TOP_LEVEL_KEYS, configSchema, crossCheck, describeKey, type Config } from './schema.js';
 import type { z } from 'zod';
 
 /** The configs/ folder shipped with the package (src/config -> ../../configs, also from dist/). */
@@ -192,11 +192,25 @@ function issueToError(issue: z.core.$ZodIssue, raw: unknown, where: string): Vae
   return new VaeError(`${where}: '${name}' must be ${expected}; got ${show(got)}`);
 }
 
+/** A copy of a raw config with relative data paths (data.path, data.labels, ...) made absolute against `base`. */
+export function resolvePaths(raw: JsonObject, base: string): JsonObject {
+  const data = raw.data;
+  if (!isObject(data)) return raw;
+  const out: JsonObject = { ...data };
+  for (const k of PATH_KEYS) {
+    const v = out[k];
+    if (typeof v === 'string' && v !== '') out[k] = path.resolve(base, v);
+  }
+  return { ...raw, data: out };
+}
+
 /** Validate a raw object against the schema, filling in defaults. */
 export function validateConfig(raw: unknown, where = 'config'): Config {
   if (!isObject(raw)) throw new VaeError(`${where}: a config must be a JSON object, got ${show(raw)}`);
   const r = configSchema.safeParse(raw);
   if (!r.success) throw issueToError(r.error.issues[0], raw, where);
+  const broken = crossCheck(r.data);
+  if (broken) throw new VaeError(`${where}: ${broken.message}`, { hint: broken.hint });
   return r.data;
 }
 
@@ -219,7 +233,10 @@ export function loadConfig(opts: { config?: string; set?: readonly string[]; cwd
   const fileWhere = opts.config ?? 'config';
   // Validate the file alone first so that its own mistakes are reported against the file.
   validateConfig(raw, fileWhere);
-  const merged = applySets(raw, opts.set ?? []);
+  // Paths written in a file are relative to that file (so a config and its data travel
+  // together); paths given with --set are relative to the working directory.
+  if (file) raw = resolvePaths(raw, path.dirname(file));
+  const merged = resolvePaths(applySets(raw, opts.set ?? []), opts.cwd ?? process.cwd());
   const config = validateConfig(merged, opts.set?.length ? `${fileWhere} with --set` : fileWhere);
   const name = file ? path.basename(file).replace(/\.json$/, '') : 'default';
   return { config, file, name };

@@ -13,10 +13,12 @@ import { loadMnistPart } from './mnist.js';
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 
-function loadPart(cfg: DataConfig, part: 'train' | 'test'): ImageSet {
+async function loadPart(cfg: DataConfig, part: 'train' | 'test'): Promise<ImageSet> {
   switch (cfg.dataset) {
     case 'mnist':
       return loadMnistPart(part);
+    default:
+      throw new VaeError(`data.dataset '${cfg.dataset}' is not supported yet`);
   }
 }
 
@@ -33,10 +35,10 @@ export function splitTrain(full: ImageSet, cfg: Pick<DataConfig, 'limit' | 'vali
 }
 
 /** Load the splits a command needs. The test split is read only when asked for. */
-export function loadSplits(cfg: DataConfig, need: readonly SplitName[] = SPLITS): Splits {
+export async function loadSplits(cfg: DataConfig, need: readonly SplitName[] = SPLITS): Promise<Splits> {
   const wantTrain = need.includes('train') || need.includes('val');
-  const rawTrain = wantTrain ? loadPart(cfg, 'train') : null;
-  const test = need.includes('test') ? loadPart(cfg, 'test') : null;
+  const rawTrain = wantTrain ? await loadPart(cfg, 'train') : null;
+  const test = need.includes('test') ? await loadPart(cfg, 'test') : null;
   const { train, val } = rawTrain ? splitTrain(rawTrain, cfg) : { train: null, val: null };
   const empty = slice((rawTrain ?? test)!, 0, 0);
   return { train: train ?? empty, val: val ?? empty, test: test ?? empty };

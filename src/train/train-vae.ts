@@ -210,7 +210,7 @@ function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
 export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const { log, config: cfg } = opts;
   log.status('loading data');
-  const splits = loadSplits(cfg.data, ['train', 'val']);
+  const splits = await loadSplits(cfg.data, ['train', 'val']);
   const train = splits.train;
   const val = splits.val;
   log.stopStatus();
