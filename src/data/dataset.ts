@@ -9,6 +9,8 @@ export interface ImageSet {
   n: number;
   /** [height, width, channels] */
   shape: [number, number, number];
+  /** Class names by label (label i is classes[i]), when the data set names its classes. */
+  classes?: string[];
 }
 
 export function dimOf(set: Pick<ImageSet, 'shape'>): number {
@@ -25,6 +27,7 @@ export function slice(set: ImageSet, start: number, end: number): ImageSet {
     labels: set.labels ? set.labels.subarray(start, end) : null,
     n: end - start,
     shape: set.shape,
+    ...(set.classes ? { classes: set.classes } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The IDX file format (LeCun's MNIST files): a 4-byte magic number 0x0000 <type> <ndims>,
  * then ndims big-endian uint32 sizes, then the data. We read unsigned-byte files (type 0x08):
- * images have 3 dims (n, rows, cols), labels 1 dim (n). Gzipped files are accepted too.
+ * images have 3 dims (n, rows, cols) or 4 (n, rows, cols, channels), labels 1 dim (n).
+ * Gzipped files are accepted too.
  */
 import fs from 'node:fs';
 import zlib from 'node:zlib';
@@ -16,7 +17,9 @@ export function parseIdx(buf: Uint8Array, where: string): IdxArray {
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = zlib.gunzipSync(buf);
   if (buf.length < 4) throw new VaeError(`${where}: not an IDX file (only ${buf.length} bytes)`);
   if (buf[0] !== 0 || buf[1] !== 0) {
-    throw new VaeError(`${where}: not an IDX file (bad magic number 0x${Buffer.from(buf.subarray(0, 4)).toString('hex')})`);
+    throw new VaeError(`${where}: not an IDX file (bad magic number 0x${Buffer.from(buf.subarray(0, 4)).toString('hex')})`, {
+      hint: "IDX files start with 00 00 08 <ndims>; for a folder of PNG/JPEG/WebP images use data.dataset 'folder'",
+    });
   }
   const type = buf[2];
   const ndims = buf[3];
@@ -42,7 +45,10 @@ export function readIdx(file: string): IdxArray {
   try {
     buf = fs.readFileSync(file);
   } catch (err) {
-    throw new VaeError(`cannot read IDX file '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new VaeError(`IDX file '${file}' not found`, { hint: "check the path; relative paths in a config file are relative to the config file's folder" });
+    if (code === 'EISDIR') throw new VaeError(`IDX file '${file}' is a folder, not a file`, { hint: "for a folder of images use data.dataset 'folder'" });
+    throw new VaeError(`cannot read IDX file '${file}': ${code ?? (err as Error).message}`);
   }
   return parseIdx(buf, file);
 }
