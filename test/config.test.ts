@@ -92,7 +92,13 @@ test('wrong types and out-of-range values name the key and the expected type', (
     ['train.learningRate=0', /'train.learningRate'.*must be a number > 0.*got 0/],
     ['train.learningRate=-1e-3', /'train.learningRate'.*got -0.001/],
     ['model.hidden=400', /'model.hidden'.*array.*got 400/],
-    ['model.hidden=[]', /'model.hidden'.*got \[\]/],
+    ['model.hidden=[0]', /'model.hidden.0'.*got 0/],
+    ['train.beta=-1', /'train.beta'.*must be a number from 0 to 1000; got -1/],
+    ['model.sigma=0', /'model.sigma'.*'learned-per-pixel'.*got 0/],
+    ['model.sigma=wide', /'model.sigma'.*got "wide"/],
+    ['train.lrSchedule=linear', /'train.lrSchedule'.*one of constant, step, exponential, cosine, burda.*got "linear"/],
+    ['train.iwSamples=0', /'train.iwSamples'.*integer from 1 to 5000.*got 0/],
+    ['data.channels=2', /'data.channels' \(for folder: the channels to read.*\) must be a number, 1 or 3; got 2/],
     ['model.likelihood=poisson', /'model.likelihood'.*one of bernoulli.*got "poisson"/],
     ['data.limit=abc', /'data.limit'.*null.*got "abc"/],
     ['train=3', /'train' must be an object/],
@@ -106,4 +112,27 @@ test('invalid JSON is reported with line and column', () => {
   const trunc = tmpConfig('{\n  "train": {');
   assert.match(message(() => loadConfig({ config: trunc })), /c\.json:2:\d+: invalid JSON/);
   assert.match(message(() => loadConfig({ config: tmpConfig('[1, 2]') })), /must be a JSON object/);
+});
+
+test('docs/config.md documents every key with its default', async () => {
+  const fs = await import('node:fs');
+  const { allKeys, defaultConfig } = await import('../src/config/schema.js');
+  const doc = fs.readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+  const d = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
+  for (const key of allKeys()) {
+    const [s, k] = key.split('.');
+    const shown = JSON.stringify(d[s][k]).replace(/,/g, ', ');
+    assert.ok(doc.includes(`| \`${key}\` | \`${shown}\` |`), `docs/config.md lacks a row for ${key} with default ${shown}`);
+  }
+});
+
+test('every shipped config is valid and says what it is for', async () => {
+  const fs = await import('node:fs');
+  const { loadConfig, PACKAGE_CONFIGS } = await import('../src/config/load.js');
+  const doc = fs.readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+  for (const f of fs.readdirSync(PACKAGE_CONFIGS).filter((n: string) => n.endsWith('.json'))) {
+    const { config } = loadConfig({ config: f });
+    assert.ok(config.description && config.description.length > 20, `${f} has a description`);
+    assert.ok(doc.includes(`\`${f}\``), `docs/config.md lists ${f}`);
+  }
 });

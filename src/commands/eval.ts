@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
-import { loadSplits, SPLITS, type SplitName } from '../data/load.js';
+import { hasTestSplit, loadSplits, SPLITS, type SplitName } from '../data/load.js';
 import { dimOf, slice } from '../data/dataset.js';
 import { evaluateSplit, ACTIVE_UNIT_THRESHOLD, type SplitResult } from '../eval/elbo.js';
 import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
@@ -67,11 +67,15 @@ export function registerEval(program: Command): void {
       'after',
       '\nAll numbers are nats per example, except bits/dim. NLL = -L_K (Burda et al. 2015).\n\nExamples:\n  vae eval\n  vae eval --samples 5000 --per-dim\n  vae eval --split test,val --samples 100 --json | jq .nll\n',
     );
-  addBackendOption(addRunOptions(cmd)).action(async (opts: EvalOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (opts: EvalOptions, command: Command) => {
     const log = makeLog(opts);
-    const splits = parseSplits(opts.split);
+    let splits = parseSplits(opts.split);
     const { dir, run } = await openRun(opts, log);
-    const data = await loadSplits(run.config.data, splits);
+    if (command.getOptionValueSource('split') === 'default' && !hasTestSplit(run.config.data)) {
+      log.info(`this run's data set has no test split (data.testPath is not set): evaluating the validation split`);
+      splits = ['val'];
+    }
+    const data = await loadSplits(run.config.data, splits, { cacheDir: run.dir, onWarn: (m) => log.warn(m) });
     const results: { split: SplitName; r: SplitResult; seconds: number }[] = [];
     for (const split of splits) {
       let set = data[split];

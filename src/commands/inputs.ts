@@ -28,7 +28,7 @@ function checkSplit(name: string): SplitName {
 
 /** Examples of a split by index, preprocessed as for evaluation. */
 async function fromSplit(run: LoadedRun, split: SplitName, indices: number[] | null, limit: number): Promise<Inputs> {
-  const set = (await loadSplits(run.config.data, [split]))[split];
+  const set = (await loadSplits(run.config.data, [split], { cacheDir: run.dir }))[split];
   if (set.n === 0) throw new VaeError(`the ${split} split of this run is empty`);
   const idx = indices ?? Array.from({ length: Math.min(limit, set.n) }, (_, i) => i);
   const D = dimOf(set);

@@ -5,7 +5,7 @@ import { type LoadedRun } from '../run/run.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { interpolate, type Interpolation } from '../model/latent.js';
 import { gridAnimation, gridPng } from '../image/grid.js';
-import { loadSplits } from '../data/load.js';
+import { exampleSplit, loadSplits } from '../data/load.js';
 import { slice } from '../data/dataset.js';
 import { evaluateSplit } from '../eval/elbo.js';
 import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
@@ -49,8 +49,7 @@ function floatArg(flag: string, min: number, max: number) {
 
 /** Decoder means, or draws from p(x|z) with --sample. */
 function render(run: LoadedRun, z: Float32Array, n: number, opts: SampleOptions, rng: Rng): Float32Array {
-  const means = decodeArrays(run.vae, z, n);
-  return opts.sample ? run.vae.likelihood.sampleFromMean(means, rng) : means;
+  return decodeArrays(run.vae, z, n, opts.sample ? rng : undefined);
 }
 
 function checkCount(n: number, what: string): void {
@@ -69,21 +68,23 @@ async function endpoints(run: LoadedRun, opts: SampleOptions): Promise<{ a: Floa
     for (let i = 0; i < froms.length; i++) out.push({ a: await mu(froms[i]), b: await mu(tos[i]) });
     return out;
   }
-  const test = (await loadSplits(run.config.data, ['test'])).test;
+  const split = exampleSplit(run.config.data);
+  const test = (await loadSplits(run.config.data, [split], { cacheDir: run.dir }))[split];
   const rng = Rng.derive(opts.seed, 'interpolate-pairs');
   const out = [];
   for (let p = 0; p < opts.pairs; p++) {
     const i = Math.floor(rng.uniform() * test.n);
     let j = Math.floor(rng.uniform() * test.n);
     if (j === i) j = (j + 1) % test.n;
-    out.push({ a: await mu(`test:${i}`), b: await mu(`test:${j}`) });
+    out.push({ a: await mu(`${split}:${i}`), b: await mu(`${split}:${j}`) });
   }
   return out;
 }
 
 /** Latent dimensions by mean KL over (up to) 1,000 test images, most informative first. */
 async function dimsByKl(run: LoadedRun): Promise<number[]> {
-  const test = slice((await loadSplits(run.config.data, ['test'])).test, 0, 1000);
+  const split = exampleSplit(run.config.data);
+  const test = slice((await loadSplits(run.config.data, [split], { cacheDir: run.dir }))[split], 0, 1000);
   const r = evaluateSplit(run.vae, test, { seed: EVAL_SEED, binarize: evalBinarizes(run.config), samples: 0 });
   return r.klPerDim.map((_, j) => j).sort((p, q) => r.klPerDim[q] - r.klPerDim[p]);
 }
@@ -153,7 +154,7 @@ export function registerSample(program: Command): void {
     } else if (opts.traverse) {
       const steps = opts.steps ?? 11;
       const dims = opts.dims ? parseDims(opts.dims, J) : await dimsByKl(run);
-      const base = encodeArrays(run.vae, (await readRef(run, opts.from ?? 'test:0')).images, 1).mu;
+      const base = encodeArrays(run.vae, (await readRef(run, opts.from ?? `${exampleSplit(run.config.data)}:0`)).images, 1).mu;
       const values = Array.from({ length: steps }, (_, s) => -opts.range + (2 * opts.range * s) / (steps - 1));
       checkCount(dims.length * steps, 'this traversal');
       // z for (row = dimension d, column = value v): the base code with z_d = v.

@@ -48,6 +48,12 @@ export function registerTrain(program: Command): void {
           hint: `to train longer: vae train --resume ${resumeDir} --set train.epochs=${meta.epoch + 10}`,
         });
       }
+      const patience = config.train.patience;
+      if (patience !== null && meta.best && !meta.partial && meta.epoch - meta.best.epoch >= patience) {
+        throw new VaeError(`${resumeDir} stopped early after epoch ${meta.epoch}: no better validation ELBO for ${meta.epoch - meta.best.epoch} epochs (train.patience is ${patience})`, {
+          hint: `to continue anyway: vae train --resume ${resumeDir} --set train.patience=${meta.epoch - meta.best.epoch + patience} (or =null)`,
+        });
+      }
     } else {
       const loaded = loadConfig({ config: opts.config, set: opts.set });
       config = loaded.config;
@@ -96,7 +102,7 @@ export function registerTrain(program: Command): void {
         return;
       }
       const last = result.metrics[result.metrics.length - 1];
-      if (last) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epochs`);
+      if (last && !result.earlyStop) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epochs`);
       log.info(`run saved in ${run}\n  vae sample --run ${run} --n 64 > grid.png\n  vae eval --run ${run}`);
     } finally {
       process.off('SIGINT', handlers.SIGINT);

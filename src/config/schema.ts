@@ -41,7 +41,7 @@ export const dataSchema = z.strictObject({
   channels: z
     .union([z.literal(1), z.literal(3)])
     .default(1)
-    .describe('for folder: 1 to read images as greyscale, 3 as RGB (the number 1 or 3)'),
+    .describe('for folder: the channels to read, 1 for greyscale or 3 for RGB (a number, 1 or 3)'),
   limit: int(1, 10_000_000, 'how many training examples to use, from the start of the training split')
     .nullable()
     .default(null)
@@ -189,6 +189,9 @@ export function crossCheck(cfg: Config): { message: string; hint: string } | nul
   if (d.dataset === 'mnist' || d.dataset === 'fashion-mnist') {
     const set = PATH_KEYS.filter((k) => d[k] !== null);
     if (set.length) return { message: `data.${set[0]} is not used by data.dataset '${d.dataset}'`, hint: "remove it, or set data.dataset to 'idx' or 'folder'" };
+  }
+  if (d.dataset !== 'folder' && (d.size !== null || d.channels !== 1)) {
+    return { message: `data.${d.size !== null ? 'size' : 'channels'} is only used by data.dataset 'folder' (images of ${d.dataset} come in their own size and channels)`, hint: 'remove it' };
   }
   if (d.dataset === 'folder' && (d.labels || d.testLabels)) {
     return { message: `data.${d.labels ? 'labels' : 'testLabels'} is for idx; a folder takes labels from its sub-folder names`, hint: 'remove it' };

@@ -1,6 +1,7 @@
 /** Batched encode/decode between plain arrays and the model (no tensors escape). */
 import { tf } from '../tf.js';
-import { decodeMean, encode, type Vae } from './vae.js';
+import type { UniformNormal } from './likelihood.js';
+import { decode, decodeMean, encode, type Vae } from './vae.js';
 
 const BATCH = 1000;
 
@@ -26,16 +27,20 @@ export function encodeArrays(vae: Vae, x: Float32Array, n: number): { mu: Float3
   return { mu, logvar };
 }
 
-/** Decoder means (n x D, in [0, 1]) for n latent vectors of J values each. */
-export function decodeArrays(vae: Vae, z: Float32Array, n: number): Float32Array {
+/** Decoder means (n x D, in [0, 1]), or with `sampleRng` draws from p(x|z), for n latent vectors of J values each. */
+export function decodeArrays(vae: Vae, z: Float32Array, n: number, sampleRng?: UniformNormal): Float32Array {
   const D = vae.spec.inputDim;
   const J = vae.spec.latentDim;
   const out = new Float32Array(n * D);
   for (let s = 0; s < n; s += BATCH) {
     const m = Math.min(BATCH, n - s);
-    const r = tf.tidy(() => decodeMean(vae, tf.tensor2d(z.subarray(s * J, (s + m) * J), [m, J])));
-    out.set(r.dataSync(), s * D);
+    const r = tf.tidy(() => {
+      const zt = tf.tensor2d(z.subarray(s * J, (s + m) * J), [m, J]);
+      return sampleRng ? decode(vae, zt) : decodeMean(vae, zt);
+    });
+    const v = r.dataSync() as Float32Array;
     r.dispose();
+    out.set(sampleRng ? vae.likelihood.sample(v, D, sampleRng) : v, s * D);
   }
   return out;
 }

@@ -14,8 +14,7 @@ import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { expectedShapes, type Vae, type VaeSpec } from '../model/vae.js';
-import { likelihoodByName } from '../model/likelihood.js';
+import { expectedShapes, isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
 import type { Params } from '../model/params.js';
 import type { Adam } from '../train/adam.js';
 import type { PartialEpoch } from '../train/loop.js';
@@ -171,11 +170,11 @@ export function loadRun(dir: string, which: 'last' | 'best' = 'last'): LoadedRun
     if (a.shape.join('x') !== shape.join('x')) {
       throw new VaeError(`checkpoint tensor '${name}' has shape [${a.shape}] but the model needs [${shape}]`);
     }
-    params.set(name, tf.variable(tf.tensor(a.data, a.shape), true));
+    params.set(name, tf.variable(tf.tensor(a.data, a.shape), !isBuffer(name)));
   }
   const optimizer = new Map<string, NamedArray>();
   for (const [name, a] of arrays) if (name.startsWith('optimizer/')) optimizer.set(name.slice('optimizer/'.length), a);
-  return { dir, config, meta, optimizer, vae: { spec: meta.model, params, likelihood: likelihoodByName(meta.model.likelihood) } };
+  return { dir, config, meta, optimizer, vae: vaeFromParams(meta.model, params) };
 }
 
 /** What run.json records about how a run was made (each training session adds to `resumes`). */

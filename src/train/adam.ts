@@ -17,7 +17,8 @@ export interface AdamOptions {
 }
 
 export class Adam {
-  readonly lr: number;
+  /** The learning rate of the next update (a schedule may change it between steps). */
+  lr: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;

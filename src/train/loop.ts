@@ -60,7 +60,10 @@ export interface LoopOptions {
 }
 
 export interface LoopResult {
+  /** stopped on request (shouldStop), part-way or between epochs */
   stopped: boolean;
+  /** onEpochEnd asked to stop (early stopping) */
+  finishedEarly: boolean;
   globalStep: number;
   /** the epoch in progress when stopped (0-based) and how far it got */
   epoch: number;
@@ -69,7 +72,8 @@ export interface LoopResult {
 
 export interface LoopHooks {
   onProgress?(p: Progress): void;
-  onEpochEnd?(r: EpochResult): Promise<void> | void;
+  /** Return 'stop' to end training after this epoch (early stopping). */
+  onEpochEnd?(r: EpochResult): Promise<void | 'stop'> | void | 'stop';
 }
 
 export class NonFiniteError extends RuntimeFailure {
@@ -147,7 +151,7 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
         if (opts.shouldStop?.()) {
           drain(i);
           const partial = { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 };
-          return { stopped: true, globalStep, epoch, partial: i === 0 ? null : partial };
+          return { stopped: true, finishedEarly: false, globalStep, epoch, partial: i === 0 ? null : partial };
         }
         const r = task.step(epoch, i);
         pending.push(r);
@@ -158,13 +162,14 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
     } finally {
       for (const p of pending) p.stats.dispose();
     }
-    await hooks.onEpochEnd?.({
+    const verdict = await hooks.onEpochEnd?.({
       epoch,
       globalStep,
       stats: Object.fromEntries(names.map((n, k) => [n, sums[k] / examples])),
       examples,
       seconds: (performance.now() - t0) / 1000,
     });
+    if (verdict === 'stop') return { stopped: false, finishedEarly: true, globalStep, epoch: epoch + 1, partial: null };
   }
-  return { stopped: false, globalStep, epoch: opts.epochs, partial: null };
+  return { stopped: false, finishedEarly: false, globalStep, epoch: opts.epochs, partial: null };
 }

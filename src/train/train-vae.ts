@@ -8,9 +8,12 @@ import { tf, type Tensor } from '../tf.js';
 import { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, slice, type ImageSet } from '../data/dataset.js';
-import { loadSplits } from '../data/load.js';
+import { loadSplits, writeDataCache } from '../data/load.js';
 import { EpochBatches, evalRows, type Binarize } from '../data/batches.js';
-import { createVae, decodeMean, vaeLoss, type Vae, type VaeSpec } from '../model/vae.js';
+import { createVae, decodeMean, trainableParams, updateRunningStats, type ForwardContext, type Vae, type VaeSpec } from '../model/vae.js';
+import { klWeightAt, OBJECTIVE_STATS, trainingObjective } from '../model/objective.js';
+import { learningRateAt } from './schedule.js';
+import { clipByGlobalNorm } from './clip.js';
 import { countParams } from '../model/params.js';
 import { evaluateElbo, type ElboResult } from '../eval/elbo.js';
 import { gridPng, pairRows } from '../image/grid.js';
@@ -32,8 +35,15 @@ export const EVAL_SEED = 0;
 export interface EpochMetrics {
   epoch: number;
   step: number;
-  /** training means over the epoch (nats per example); loss = kl - recon = -elbo */
-  train: { elbo: number; recon: number; kl: number; loss: number };
+  /**
+   * training means over the epoch (nats per example): elbo = recon - kl with the raw KL;
+   * klWeighted is the KL term as the loss used it (beta, warm-up, free bits); objective is what
+   * training maximised (recon - klWeighted, or L_k with iwSamples > 1); loss = -objective.
+   */
+  train: { elbo: number; recon: number; kl: number; klWeighted: number; objective: number; loss: number; gradNorm?: number };
+  /** the learning rate and KL weight at the epoch's last step */
+  lr: number;
+  klWeight: number;
   val: ElboResult | null;
   seconds: number;
   examplesPerSec: number;
@@ -41,14 +51,37 @@ export interface EpochMetrics {
 }
 
 export function specFromConfig(cfg: Config, data: Pick<ImageSet, 'shape'>): VaeSpec {
+  const m = cfg.model;
   return {
-    arch: cfg.model.arch,
+    arch: m.arch,
     inputDim: dimOf(data),
-    hidden: cfg.model.hidden,
-    latentDim: cfg.model.latentDim,
-    activation: cfg.model.activation,
-    likelihood: cfg.model.likelihood,
+    inputShape: data.shape,
+    hidden: m.hidden,
+    latentDim: m.latentDim,
+    activation: m.activation,
+    likelihood: m.likelihood,
+    ...(m.likelihood === 'gaussian' ? { sigma: m.sigma } : {}),
+    ...(m.arch === 'conv' ? { convChannels: m.convChannels, kernelSize: m.kernelSize, batchNorm: m.batchNorm } : {}),
   };
+}
+
+/** Per-pixel mean of a set (D values), for the decoder's output-bias initialisation. */
+export function pixelMean(set: ImageSet): Float32Array {
+  const D = dimOf(set);
+  const sums = new Float64Array(D);
+  for (let i = 0; i < set.n; i++) for (let d = 0; d < D; d++) sums[d] += set.images[i * D + d];
+  return Float32Array.from(sums, (v) => v / Math.max(set.n, 1));
+}
+
+/** The model a config describes, freshly initialised from its seed. */
+export function createVaeForConfig(cfg: Config, train: ImageSet): Vae {
+  const init = Rng.derive(cfg.train.seed, 'init');
+  return createVae(specFromConfig(cfg, train), init, { pixelMean: cfg.model.initOutputBias ? pixelMean(train) : null });
+}
+
+/** The names of a training step's stats, in order (gradNorm only when clipping). */
+export function trainStatNames(cfg: Config): string[] {
+  return [...OBJECTIVE_STATS, ...(cfg.train.gradClip !== null ? ['gradNorm'] : [])];
 }
 
 export function trainingBinarization(cfg: Config): Binarize {
@@ -58,6 +91,29 @@ export function trainingBinarization(cfg: Config): Binarize {
 /** Whether evaluation binarises inputs for this config (Bernoulli on binarised data). */
 export function evalBinarizes(cfg: Config): boolean {
   return cfg.model.likelihood === 'bernoulli' && cfg.data.binarize !== 'none';
+}
+
+/** One line describing a model, e.g. 'mlp 784-400-20 (relu, bernoulli)'. */
+export function describeModel(spec: VaeSpec): string {
+  const lik = spec.likelihood === 'gaussian' ? `gaussian, sigma ${spec.sigma ?? 'learned'}` : spec.likelihood;
+  if (spec.arch === 'mlp') return `mlp ${[spec.inputDim, ...spec.hidden, spec.latentDim].join('-')} (${spec.activation}, ${lik})`;
+  const shape = spec.inputShape ? spec.inputShape.join('x') : String(spec.inputDim);
+  const convs = (spec.convChannels ?? []).join('-');
+  return `conv ${shape} -> conv ${convs} (k=${spec.kernelSize ?? 4}, stride 2${spec.batchNorm ? ', batch norm' : ''})${spec.hidden.length ? ` -> ${spec.hidden.join('-')}` : ''} -> ${spec.latentDim} (${spec.activation}, ${lik})`;
+}
+
+/** One line saying what the loss is, so nobody confuses the weighted KL with the raw one. */
+export function describeObjective(cfg: Config): string {
+  const t = cfg.train;
+  if (t.iwSamples > 1) {
+    return `loss = -L_${t.iwSamples} (importance-weighted bound, ${t.iwSamples} samples${t.beta !== 1 || t.warmupEpochs > 0 ? `, KL weight ${t.beta}${t.warmupEpochs > 0 ? ` after ${t.warmupEpochs} warm-up epochs` : ''}` : ''}), nats per example`;
+  }
+  const parts: string[] = [];
+  if (t.beta !== 1) parts.push(`beta = ${t.beta}`);
+  if (t.warmupEpochs > 0) parts.push(`KL weight rising from 0 to ${t.beta} over ${t.warmupEpochs} epochs`);
+  if (t.freeBits > 0) parts.push(`free bits ${t.freeBits} nats per latent dim`);
+  if (!parts.length) return 'loss = -ELBO summed over pixels and latent dims, averaged over the batch (nats per example)';
+  return `loss = -(recon - weighted KL), ${parts.join(', ')}; the tables show the raw KL and the ELBO with it, and the weighted KL beside them`;
 }
 
 export type RngSnapshot = ReturnType<Rng['state']>;
@@ -81,52 +137,73 @@ export function makeVaeTask(
   resume?: { epoch: number; bin: RngSnapshot | null },
   onSkip?: (info: { epoch: number; index: number; skipped: number }) => void,
 ): VaeTask {
-  const B = cfg.train.batchSize;
+  const t = cfg.train;
+  const B = t.batchSize;
   const D = dimOf(train);
   const J = vae.spec.latentDim;
+  const K = t.iwSamples;
   const mode = trainingBinarization(cfg);
-  const varList = [...vae.params.values()];
-  const ours = new Map([...vae.params].map(([name, v]) => [v.name, name]));
-  const epsBuf = new Float32Array(Math.min(B, train.n) * J);
+  const trainable = trainableParams(vae);
+  const varList = [...trainable.values()];
+  const ours = new Map([...trainable].map(([name, v]) => [v.name, name]));
+  const epsBuf = new Float32Array(K * Math.min(B, train.n) * J);
+  const stepsPerEpoch = Math.ceil(train.n / B);
+  const warmupSteps = t.warmupEpochs * stepsPerEpoch;
+  const statNames = trainStatNames(cfg);
   let batches: EpochBatches | null = null;
   let batchesEpoch = -1;
   let skipped = 0;
   return {
-    statNames: ['recon', 'kl'],
-    stepsInEpoch: () => Math.ceil(train.n / B),
+    statNames,
+    stepsInEpoch: () => stepsPerEpoch,
     rngState: () => ({ eps: epsRng.state(), bin: batches ? batches.binState() : null }),
     step(epoch, i) {
       if (!batches || batchesEpoch !== epoch) {
         const bin = resume && resume.epoch === epoch ? resume.bin : null;
-        batches = new EpochBatches(train, B, mode, cfg.train.seed, epoch, bin);
+        batches = new EpochBatches(train, B, mode, t.seed, epoch, bin);
         batchesEpoch = epoch;
       }
       const { x, n } = batches.batch(i);
-      const eps = epsRng.fillNormal(epsBuf.subarray(0, n * J));
+      // Schedules are functions of the position in training, so a resumed run follows them exactly.
+      const objective = { klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps), freeBits: t.freeBits, iwSamples: K };
+      adam.lr = learningRateAt(t, epoch, i, stepsPerEpoch);
+      const eps = epsRng.fillNormal(epsBuf.subarray(0, K * n * J));
       const xT = tf.tensor2d(x, [n, D]);
-      const eT = tf.tensor2d(eps, [n, J]);
+      const eT = K === 1 ? tf.tensor2d(eps, [n, J]) : tf.tensor3d(eps, [K, n, J]);
+      const ctx: ForwardContext = { training: true, moments: [] };
       let stats: Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const r = vaeLoss(vae, xT, eT);
+        const r = trainingObjective(vae, xT, eT, objective, ctx);
         stats = tf.keep(r.stats);
         return r.loss;
       }, varList);
+      const gradList = Object.values(grads);
       const byName = new Map<string, Tensor>();
-      for (const [tfName, g] of Object.entries(grads)) byName.set(ours.get(tfName)!, g);
+      if (t.gradClip !== null) {
+        const { clipped, norm } = clipByGlobalNorm(gradList, t.gradClip);
+        Object.keys(grads).forEach((tfName, k) => byName.set(ours.get(tfName)!, clipped[k]));
+        const withNorm = tf.concat([stats!, tf.reshape(norm, [1])]);
+        tf.dispose([stats!, norm, ...gradList]);
+        stats = withNorm;
+      } else {
+        for (const [tfName, g] of Object.entries(grads)) byName.set(ours.get(tfName)!, g);
+      }
+      const stepGrads = [...byName.values()];
       // With train.skipNonFinite, check this step before updating (a sync per step, so only then).
-      if (cfg.train.skipNonFinite > 0) {
-        const ok = tf.tidy(() => tf.all(tf.stack([value, ...Object.values(grads)].map((t) => tf.all(tf.isFinite(t))))));
+      if (t.skipNonFinite > 0) {
+        const ok = tf.tidy(() => tf.all(tf.stack([value, ...stepGrads].map((g) => tf.all(tf.isFinite(g))))));
         const finite = ok.dataSync()[0] === 1;
         ok.dispose();
-        if (!finite && skipped < cfg.train.skipNonFinite) {
+        if (!finite && skipped < t.skipNonFinite) {
           skipped++;
           onSkip?.({ epoch, index: i, skipped });
-          tf.dispose([value, xT, eT, stats!, ...Object.values(grads)]);
-          return { stats: tf.zeros([2]), examples: 0 };
+          tf.dispose([value, xT, eT, stats!, ...stepGrads, ...ctx.moments.flatMap((m) => [m.mean, m.variance])]);
+          return { stats: tf.zeros([statNames.length]), examples: 0 };
         }
       }
-      adam.apply(vae.params, byName);
-      tf.dispose([value, xT, eT, ...Object.values(grads)]);
+      adam.apply(trainable, byName);
+      updateRunningStats(vae, ctx);
+      tf.dispose([value, xT, eT, ...stepGrads]);
       return { stats: stats!, examples: n };
     },
   };
@@ -175,6 +252,8 @@ export interface TrainResult {
   metrics: EpochMetrics[];
   /** set when a stop was requested: where the run stopped */
   stopped: { epoch: number; stepInEpoch: number; stepsInEpoch: number } | null;
+  /** set when early stopping ended training */
+  earlyStop: { epoch: number; best: number; bestElbo: number; patience: number } | null;
 }
 
 export interface TrainOptions {
@@ -210,7 +289,8 @@ function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
 export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const { log, config: cfg } = opts;
   log.status('loading data');
-  const splits = await loadSplits(cfg.data, ['train', 'val']);
+  const onWarn = (m: string) => log.warn(m);
+  const splits = await loadSplits(cfg.data, ['train', 'val'], { cacheDir: opts.resumeDir, onWarn });
   const train = splits.train;
   const val = splits.val;
   log.stopStatus();
@@ -253,10 +333,13 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     createRunDir(dir);
     writeRunJson(dir, 'config.json', cfg);
     writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, versions: versions() });
-    vae = createVae(spec, Rng.derive(seed, 'init'));
+    vae = createVaeForConfig(cfg, train);
     epsRng = Rng.derive(seed, 'eps');
   }
+  // Decoded image folders are cached in the run directory, so resume, eval and sample skip decoding.
+  writeDataCache(splits, dir, { onWarn });
   const spec = vae.spec;
+  const t = cfg.train;
   const task = makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, ({ epoch, index, skipped }) =>
     log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`),
   );
@@ -264,33 +347,63 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const previewSet = val.n > 0 ? val : slice(train, 0, 16);
   const binarizeEval = evalBinarizes(cfg);
 
-  log.info(
-    `model: ${spec.arch} ${[spec.inputDim, ...spec.hidden, spec.latentDim].join('-')} (${spec.activation}, ${spec.likelihood}), ${countParams(vae.params).toLocaleString('en-US')} parameters`,
-  );
-  log.info(`training: ${cfg.train.epochs} epochs of ${task.stepsInEpoch(0)} steps (batch ${cfg.train.batchSize}, Adam ${cfg.train.learningRate}); run directory ${dir}`);
-  log.info('loss = -ELBO summed over pixels and latent dims, averaged over the batch (nats per example)');
+  log.info(`model: ${describeModel(spec)}, ${countParams(vae.params).toLocaleString('en-US')} parameters`);
+  log.info(`training: ${t.epochs} epochs of ${task.stepsInEpoch(0)} steps (batch ${t.batchSize}, Adam ${t.learningRate}${t.lrSchedule !== 'constant' ? `, ${t.lrSchedule} schedule` : ''}); run directory ${dir}`);
+  log.info(describeObjective(cfg));
 
-  const table = streamingTable(['epoch', 'train ELBO', 'recon', 'KL', 'val ELBO', 'val recon', 'val KL', 'ex/s', 'time'], [6, 11, 10, 9, 10, 10, 9, 7, 7]);
+  const weighted = t.beta !== 1 || t.warmupEpochs > 0 || t.freeBits > 0;
+  const iw = t.iwSamples > 1;
+  const bpd = spec.likelihood === 'logistic';
+  const cols: [string, number][] = [
+    ['epoch', 6],
+    ['train ELBO', 11],
+    ['recon', 10],
+    ['KL', 9],
+    ...(weighted ? ([['weighted KL', 12]] as [string, number][]) : []),
+    ...(iw ? ([[`train L_${t.iwSamples}`, 11]] as [string, number][]) : []),
+    ['val ELBO', 10],
+    ['val recon', 10],
+    ['val KL', 9],
+    ...(bpd ? ([['val bits/dim', 13]] as [string, number][]) : []),
+    ['ex/s', 7],
+    ['time', 7],
+  ];
+  const table = streamingTable(
+    cols.map((c) => c[0]),
+    cols.map((c) => c[1]),
+  );
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
+  let earlyStop: { epoch: number; best: number; bestElbo: number; patience: number } | null = null;
   const result = await runLoop(
     task,
     { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
     {
       onProgress(p) {
-        const loss = p.stats.kl - p.stats.recon;
+        const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
         log.status(
-          `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(loss)}  (recon ${fmt(p.stats.recon)}, KL ${fmt(p.stats.kl)})  ${Math.round(p.examplesPerSec)} ex/s  ETA ${formatDuration(p.epochEtaSec)}`,
+          `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(-p.stats.bound)}  (recon ${fmt(p.stats.recon)}, ${kl})  ${Math.round(p.examplesPerSec)} ex/s  ETA ${formatDuration(p.epochEtaSec)}`,
         );
       },
       async onEpochEnd(r) {
         log.status(`epoch ${r.epoch + 1}: validating`);
         const valResult = val.n > 0 ? evaluateElbo(vae, val, { seed: EVAL_SEED, binarize: binarizeEval }) : null;
         const trainElbo = r.stats.recon - r.stats.kl;
+        const steps = task.stepsInEpoch(r.epoch);
         const m: EpochMetrics = {
           epoch: r.epoch + 1,
           step: r.globalStep,
-          train: { elbo: trainElbo, recon: r.stats.recon, kl: r.stats.kl, loss: -trainElbo },
+          train: {
+            elbo: trainElbo,
+            recon: r.stats.recon,
+            kl: r.stats.kl,
+            klWeighted: r.stats.klWeighted,
+            objective: r.stats.bound,
+            loss: -r.stats.bound,
+            ...(r.stats.gradNorm !== undefined ? { gradNorm: r.stats.gradNorm } : {}),
+          },
+          lr: learningRateAt(t, r.epoch, steps - 1, steps),
+          klWeight: klWeightAt(r.globalStep - 1, t.beta, t.warmupEpochs * steps),
           val: valResult,
           seconds: r.seconds,
           examplesPerSec: r.examples / r.seconds,
@@ -298,7 +411,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
         };
         metrics.push(m);
         const score = valResult ? valResult.elbo : trainElbo;
-        const improved = !best || score > best.valElbo;
+        const improved = !best || score > best.valElbo + t.minDelta;
         if (improved) best = { epoch: r.epoch + 1, valElbo: score };
         log.status(`epoch ${r.epoch + 1}: saving`);
         const meta = { epoch: r.epoch + 1, step: r.globalStep, dataShape: train.shape, rng: { eps: epsRng.state(), bin: null }, partial: null, best };
@@ -315,19 +428,30 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
               fmt(trainElbo),
               fmt(m.train.recon),
               fmt(m.train.kl),
+              ...(weighted ? [fmt(m.train.klWeighted)] : []),
+              ...(iw ? [fmt(m.train.objective)] : []),
               valResult ? fmt(valResult.elbo) : '-',
               valResult ? fmt(valResult.recon) : '-',
               valResult ? fmt(valResult.kl) : '-',
+              ...(bpd ? [valResult ? (-valResult.elbo / (spec.inputDim * Math.LN2)).toFixed(3) : '-'] : []),
               Math.round(m.examplesPerSec),
               formatDuration(r.seconds),
             ])}\n`,
           );
+        }
+        if (t.patience !== null && best && val.n > 0 && m.epoch - best.epoch >= t.patience && m.epoch < t.epochs) {
+          earlyStop = { epoch: m.epoch, best: best.epoch, bestElbo: best.valElbo, patience: t.patience };
+          return 'stop';
         }
       },
     },
   );
   log.stopStatus();
   let stopped: TrainResult['stopped'] = null;
+  if (earlyStop) {
+    const e: { epoch: number; best: number; bestElbo: number; patience: number } = earlyStop;
+    log.info(`stopped early after epoch ${e.epoch}: no better validation ELBO for ${e.patience} epochs; the best was epoch ${e.best} (${fmt(e.bestElbo)}), kept in ${path.join(dir, 'best')}`);
+  }
   if (result.stopped) {
     stopped = { epoch: result.epoch, stepInEpoch: result.partial?.stepInEpoch ?? 0, stepsInEpoch: task.stepsInEpoch(result.epoch) };
     if (result.partial) {
@@ -339,5 +463,5 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     }
   }
   adam.dispose();
-  return { dir, metrics, stopped };
+  return { dir, metrics, stopped, earlyStop };
 }
