@@ -110,3 +110,16 @@ for (const name of ['mnist', 'mnist-conv', 'mnist-beta', 'mnist-iwae', 'mnist-bu
     assert.ok(fs.existsSync(path.join(work, `cfg-${name}`, 'samples', 'epoch-001.png')));
   });
 }
+
+test('determinism: the same config and seed give identical metrics on wasm, run after run', (t) => {
+  const args = ['train', '--backend', 'wasm', '--quiet', '--set', 'data.limit=256', '--set', 'data.validation=64', '--set', 'model.hidden=[32]', '--set', 'train.epochs=2', '--set', 'train.batchSize=32'];
+  const a = vae([...args, '--out', 'det-a']);
+  if (a.code !== 0 && /wasm/.test(a.stderr) && /cannot|failed/.test(a.stderr)) {
+    t.skip(`wasm does not load here: ${a.stderr.trim()}`);
+    return;
+  }
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(vae([...args, '--out', 'det-b']).code, 0);
+  assert.deepEqual(metrics('det-a'), metrics('det-b'));
+  assert.equal(manifest('det-a').sha256, manifest('det-b').sha256);
+});
