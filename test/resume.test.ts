@@ -8,24 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { BIN, runVae } from './bin.js';
+import { BIN, runMetrics, runVae } from './bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-resume-'));
 const SMALL = ['--backend', 'cpu', '--quiet', '--set', 'data.limit=2048', '--set', 'data.validation=200', '--set', 'model.hidden=[64]', '--set', 'model.latentDim=4', '--set', 'train.batchSize=16'];
 
 const vae = (args: string[]) => runVae(args, { cwd: work });
 
-/** metrics.jsonl without the timing fields */
-function metrics(dir: string) {
-  return fs
-    .readFileSync(path.join(work, dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const { seconds, examplesPerSec, time, ...rest } = JSON.parse(l);
-      return rest;
-    });
-}
+const metrics = (dir: string) => runMetrics(path.join(work, dir));
 
 const weightsSha = (dir: string) => JSON.parse(fs.readFileSync(path.join(work, dir, 'checkpoint.json'), 'utf8')).sha256 as string;
 

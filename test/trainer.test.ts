@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runVae } from './bin.js';
+import { runMetrics, runVae } from './bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-trainer-'));
 const vae = (args: string[]) => runVae(args, { cwd: work });
@@ -30,16 +30,7 @@ const CONV = [
   '--set', 'train.gradClip=5',
 ];
 
-function metrics(dir: string) {
-  return fs
-    .readFileSync(path.join(work, dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const { seconds, examplesPerSec, time, ...rest } = JSON.parse(l);
-      return rest;
-    });
-}
+const metrics = (dir: string) => runMetrics(path.join(work, dir));
 const manifest = (dir: string) => JSON.parse(fs.readFileSync(path.join(work, dir, 'checkpoint.json'), 'utf8'));
 
 test('conv + batch norm + step schedule + warm-up + beta + clipping: resuming continues exactly on cpu', () => {
