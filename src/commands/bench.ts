@@ -7,9 +7,8 @@ import { Rng } from '../random.js';
 import { loadConfig } from '../config/load.js';
 import { loadSplits } from '../data/load.js';
 import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName, type BackendReport } from '../backend/index.js';
-import { createVae } from '../model/vae.js';
 import { Adam } from '../train/adam.js';
-import { makeVaeTask, specFromConfig } from '../train/train-vae.js';
+import { createVaeForConfig, makeVaeTask } from '../train/train-vae.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 
@@ -20,6 +19,7 @@ interface BenchOptions {
   batch?: number;
   steps: number;
   warmup: number;
+  repeat: number;
   epoch?: boolean;
   json?: boolean;
   torch?: string;
@@ -32,7 +32,10 @@ interface BenchRow {
   backend: string;
   device: string;
   batch: number;
+  /** median over the --repeat timed runs */
   msPerStep: number;
+  /** ms/step of each timed run, in order */
+  runs: number[];
   examplesPerSec: number;
   kernelsPerStep: number;
   /** tensors and bytes a step leaves allocated (0 when nothing leaks) */
@@ -41,10 +44,28 @@ interface BenchRow {
   epochSeconds?: number;
 }
 
-/** Time training steps of the config's model on one backend (after warm-up). */
-async function benchOne(report: BackendReport, opts: BenchOptions, cfg: ReturnType<typeof loadConfig>['config']): Promise<BenchRow> {
+interface TorchResult {
+  ms_per_step: number;
+  impl: string;
+  threads: number;
+  epoch_s?: number;
+}
+
+type Cfg = ReturnType<typeof loadConfig>['config'];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+/**
+ * The config's model on the current backend, warmed up and profiled, ready to time training
+ * steps exactly as `vae train` runs them.
+ */
+async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
   const train = (await loadSplits(cfg.data, ['train'])).train;
-  const vae = createVae(specFromConfig(cfg, train), Rng.derive(cfg.train.seed, 'init'));
+  const vae = createVaeForConfig(cfg, train);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
   const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(cfg.train.seed, 'eps'));
   const steps = task.stepsInEpoch(0);
@@ -67,28 +88,33 @@ async function benchOne(report: BackendReport, opts: BenchOptions, cfg: ReturnTy
   const prof = await tf.profile(() => {
     task.step(0, i++ % steps).stats.dispose();
   });
-  const t0 = performance.now();
-  run(opts.steps);
-  const ms = (performance.now() - t0) / opts.steps;
-  const row: BenchRow = {
-    backend: report.name,
-    device: report.device,
-    batch: B,
-    msPerStep: ms,
-    examplesPerSec: (B / ms) * 1000,
-    kernelsPerStep: prof.kernels.length,
-    netTensorsPerStep: prof.newTensors,
-    netBytesPerStep: prof.newBytes,
+  return {
+    info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes },
+    /** ms per step over n steps */
+    time(n: number): number {
+      const t0 = performance.now();
+      run(n);
+      return (performance.now() - t0) / n;
+    },
+    /** seconds for one full epoch */
+    epoch(): number {
+      const e0 = performance.now();
+      i = 0;
+      run(steps);
+      return (performance.now() - e0) / 1000;
+    },
+    dispose(): void {
+      adam.dispose();
+      for (const v of vae.params.values()) v.dispose();
+    },
   };
-  if (opts.epoch) {
-    const e0 = performance.now();
-    i = 0;
-    run(steps);
-    row.epochSeconds = (performance.now() - e0) / 1000;
-  }
-  adam.dispose();
-  for (const v of vae.params.values()) v.dispose();
-  return row;
+}
+
+function runTorch(opts: BenchOptions, cfg: Cfg, epoch: boolean): TorchResult {
+  const args = [opts.torch!, '--device', 'cpu', '--threads', '2', '--batch', String(cfg.train.batchSize), '--steps', String(opts.steps), '--hidden', String(cfg.model.hidden[0]), '--latent', String(cfg.model.latentDim), ...(epoch ? ['--epoch'] : [])];
+  const r = spawnSync(opts.python, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
 }
 
 export function registerBench(program: Command): void {
@@ -101,13 +127,17 @@ export function registerBench(program: Command): void {
     .option('--batch <size>', 'batch size (default: the config\'s)', intArg('--batch', 1, 65_536))
     .option('--steps <n>', 'timed steps', intArg('--steps', 1, 100_000), 50)
     .option('--warmup <n>', 'untimed steps first', intArg('--warmup', 0, 100_000), 5)
+    .option('--repeat <n>', 'timed runs per backend (median reported); with --torch each run is paired with a PyTorch run right after it', intArg('--repeat', 1, 100), 1)
     .option('--epoch', 'also time one full epoch')
     .option('--torch <script>', 'also run this PyTorch reference (shared/bench/torch_reference.py) in the same run and report the ratio')
     .option('--python <exe>', 'python for --torch', 'python3')
     .option('--json', 'print JSON on stdout')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
-    .addHelpText('after', '\nBenchmarks are commands, not tests. Example (CPU, against PyTorch with 2 threads):\n  vae bench --backend wasm --steps 100 --torch ../shared/bench/torch_reference.py --python /usr/bin/python3\n')
+    .addHelpText(
+      'after',
+      '\nBenchmarks are commands, not tests. On a shared machine compare ratios from interleaved runs, e.g. (CPU, against PyTorch with 2 threads):\n  vae bench --backend wasm --steps 100 --repeat 5 --torch ../shared/bench/torch_reference.py --python /usr/bin/python3\n',
+    )
     .action(async (opts: BenchOptions) => {
       const log = makeLog(opts);
       const cfg = loadConfig({ config: opts.config, set: [...(opts.set ?? []), ...(opts.batch ? [`train.batchSize=${opts.batch}`] : [])] }).config;
@@ -115,23 +145,51 @@ export function registerBench(program: Command): void {
       const names =
         opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : [parseBackendName(opts.backend)];
       const rows: BenchRow[] = [];
+      const ratios: { backend: string; ratio: number; runs: number[] }[] = [];
+      const torchRuns: TorchResult[] = [];
       for (const name of names) {
         const report = await selectBackend(name);
-        log.status(`timing ${report.name}: ${opts.warmup} warm-up + ${opts.steps} steps at batch ${cfg.train.batchSize}`);
-        rows.push(await benchOne(report, opts, cfg));
+        log.status(`preparing ${report.name}: ${opts.warmup} warm-up steps at batch ${cfg.train.batchSize}`);
+        const bench = await prepare(report, opts, cfg);
+        const runs: number[] = [];
+        const paired: number[] = [];
+        for (let r = 0; r < opts.repeat; r++) {
+          log.status(`timing ${report.name}: ${opts.steps} steps (run ${r + 1} of ${opts.repeat})`);
+          runs.push(bench.time(opts.steps));
+          if (opts.torch) {
+            // right after, so both see the same machine load
+            log.status(`timing the PyTorch reference (run ${r + 1} of ${opts.repeat})`);
+            const t = runTorch(opts, cfg, false);
+            torchRuns.push(t);
+            paired.push(runs[r] / t.ms_per_step);
+          }
+        }
+        const ms = median(runs);
+        const row: BenchRow = { ...bench.info, msPerStep: ms, runs, examplesPerSec: (bench.info.batch / ms) * 1000 };
+        if (opts.epoch) {
+          log.status(`timing one epoch on ${report.name}`);
+          row.epochSeconds = bench.epoch();
+        }
+        bench.dispose();
         log.stopStatus();
+        rows.push(row);
+        if (opts.torch) ratios.push({ backend: report.name, ratio: median(paired), runs: paired });
       }
-      let torch: { ms_per_step: number; impl: string; threads: number; epoch_s?: number } | null = null;
+      let torch: (TorchResult & { runs: number[] }) | null = null;
       if (opts.torch) {
-        log.status('timing the PyTorch reference');
-        const args = [opts.torch, '--device', 'cpu', '--threads', '2', '--batch', String(cfg.train.batchSize), '--steps', String(opts.steps), '--hidden', String(cfg.model.hidden[0]), '--latent', String(cfg.model.latentDim), ...(opts.epoch ? ['--epoch'] : [])];
-        const r = spawnSync(opts.python, args, { encoding: 'utf8' });
+        let epochS: number | undefined;
+        if (opts.epoch) {
+          log.status('timing one epoch of the PyTorch reference');
+          const t = runTorch(opts, cfg, true);
+          torchRuns.push(t);
+          epochS = t.epoch_s;
+        }
         log.stopStatus();
-        if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
-        torch = JSON.parse(r.stdout.trim().split('\n').pop()!);
+        const runs = torchRuns.map((t) => t.ms_per_step);
+        torch = { ...torchRuns[0], ms_per_step: median(runs), runs, epoch_s: epochS };
       }
       if (opts.json) {
-        await writeStdout(`${JSON.stringify({ rows, torch, ratios: torch ? rows.map((x) => ({ backend: x.backend, ratio: x.msPerStep / torch!.ms_per_step })) : null })}\n`);
+        await writeStdout(`${JSON.stringify({ rows, torch, ratios: torch ? ratios : null })}\n`);
         return;
       }
       const head = ['backend', 'device', 'batch', 'ms/step', 'examples/s', 'kernels/step', 'tensors left/step', 'bytes left/step', ...(opts.epoch ? ['epoch s'] : []), ...(torch ? ['x PyTorch'] : [])];
@@ -145,9 +203,15 @@ export function registerBench(program: Command): void {
         x.netTensorsPerStep,
         x.netBytesPerStep,
         ...(opts.epoch ? [fmt(x.epochSeconds ?? NaN, 1)] : []),
-        ...(torch ? [fmt(x.msPerStep / torch.ms_per_step)] : []),
+        ...(torch ? [fmt(ratios.find((r) => r.backend === x.backend)!.ratio)] : []),
       ]);
       if (torch) body.push([`PyTorch ${torch.impl.replace('pytorch ', '')}`, `CPU, ${torch.threads} threads`, cfg.train.batchSize, fmt(torch.ms_per_step), Math.round((cfg.train.batchSize / torch.ms_per_step) * 1000), '', '', '', ...(opts.epoch ? [fmt(torch.epoch_s ?? NaN, 1)] : []), '1.00']);
       process.stderr.write(`${renderTable(head, body)}\n`);
+      if (opts.repeat > 1) {
+        const lines = rows.map((x) => `  ${x.backend}: ms/step ${x.runs.map((v) => fmt(v)).join(' ')}${torch ? `; x PyTorch ${ratios.find((r) => r.backend === x.backend)!.runs.map((v) => fmt(v)).join(' ')}` : ''}`);
+        if (torch) lines.push(`  PyTorch: ms/step ${torch.runs.map((v) => fmt(v)).join(' ')}`);
+        const note = torch ? '; x PyTorch pairs each run with the PyTorch run right after it' : '';
+        process.stderr.write(`each run (the table shows medians${note}):\n${lines.join('\n')}\n`);
+      }
     });
 }
