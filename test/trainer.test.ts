@@ -114,3 +114,22 @@ test('determinism: the same config and seed give identical metrics on wasm, run 
   assert.deepEqual(metrics('det-a'), metrics('det-b'));
   assert.equal(manifest('det-a').sha256, manifest('det-b').sha256);
 });
+
+for (const [lik, extra] of [
+  ['gaussian', ['--set', 'model.sigma=learned-per-pixel']],
+  ['logistic', []],
+] as const) {
+  test(`${lik} likelihood end to end: train, eval (bits/dim), sample --sample`, () => {
+    const out = `lik-${lik}`;
+    const r = vae(['train', '--config', 'folder-example.json', '--backend', 'cpu', '--quiet', '--set', `model.likelihood=${lik}`, ...extra, '--set', 'train.epochs=2', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const e = vae(['eval', '--run', out, '--samples', '5', '--json', '--backend', 'cpu']);
+    assert.equal(e.code, 0, e.stderr);
+    const rec = JSON.parse(e.stdout.toString().trim().split('\n')[0]);
+    assert.equal(rec.split, 'val', 'no test split: eval falls back to validation');
+    assert.ok(Number.isFinite(rec.elbo) && Number.isFinite(rec.bitsPerDim), JSON.stringify(rec));
+    const s = vae(['sample', '--run', out, '--n', '4', '--sample', '--out', `${out}.png`, '--backend', 'cpu']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.ok(fs.statSync(path.join(work, `${out}.png`)).size > 100);
+  });
+}
