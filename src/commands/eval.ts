@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { hasTestSplit, loadSplits, SPLITS, type SplitName } from '../data/load.js';
-import { dimOf, slice } from '../data/dataset.js';
+import { slice } from '../data/dataset.js';
 import { evaluateSplit, ACTIVE_UNIT_THRESHOLD, type SplitResult } from '../eval/elbo.js';
 import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
 import { fmt, renderTable } from '../ui/table.js';
@@ -96,7 +96,6 @@ export function registerEval(program: Command): void {
       log.stopStatus();
       results.push({ split, r, seconds: (performance.now() - t0) / 1000 });
     }
-    const D = dimOf({ shape: run.meta.dataShape });
     log.info(`run ${dir}, epoch ${run.meta.epoch}${opts.best ? ' (best)' : ''}; nats per example; seed ${opts.seed}; ${results.map((x) => `${x.split} took ${formatDuration(x.seconds)}`).join(', ')}`);
     if (opts.json) {
       const lines = results.map(({ split, r, seconds }) => JSON.stringify(evalRecord(split, r, { seed: opts.seed, epoch: run.meta.epoch, run: dir, seconds })));

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { VaeError } from '../errors.js';
 import { loadSplits, SPLITS, type SplitName } from '../data/load.js';
-import { dimOf, slice } from '../data/dataset.js';
+import { dimOf } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
 import { loadImageFiles } from '../image/load.js';
 import type { LoadedRun } from '../run/run.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
-import { trainVae } from '../train/train-vae.js';
+import { outOfPatience, trainVae } from '../train/train-vae.js';
 import { resumeConfig } from '../train/resume.js';
 import { readManifest } from '../run/checkpoint.js';
 import { lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
@@ -49,9 +49,10 @@ export function registerTrain(program: Command): void {
         });
       }
       const patience = config.train.patience;
-      if (patience !== null && meta.best && !meta.partial && meta.epoch - meta.best.epoch >= patience) {
-        throw new VaeError(`${resumeDir} stopped early after epoch ${meta.epoch}: no better validation ELBO for ${meta.epoch - meta.best.epoch} epochs (train.patience is ${patience})`, {
-          hint: `to continue anyway: vae train --resume ${resumeDir} --set train.patience=${meta.epoch - meta.best.epoch + patience} (or =null)`,
+      if (!meta.partial && meta.best && outOfPatience(meta.epoch, meta.best, patience)) {
+        const since = meta.epoch - meta.best.epoch;
+        throw new VaeError(`${resumeDir} stopped early after epoch ${meta.epoch}: no better validation ELBO for ${since} epochs (train.patience is ${patience})`, {
+          hint: `to continue anyway: vae train --resume ${resumeDir} --set train.patience=${since + patience!} (or =null)`,
         });
       }
     } else {

@@ -15,8 +15,8 @@
  * returned (read back only at log intervals): OBJECTIVE_STATS in order.
  */
 import { tf, type Tensor } from '../tf.js';
-import { klPerDim, logNormalDiag, logStdNormal, reparameterize } from './gaussian.js';
-import { decode, encode, type ForwardContext, type Vae } from './vae.js';
+import { klPerDim, reparameterize } from './gaussian.js';
+import { decode, encode, importanceTerms, type ForwardContext, type Vae } from './vae.js';
 
 export interface ObjectiveOptions {
   /** the KL weight for this step: beta times the warm-up factor */
@@ -62,9 +62,7 @@ export function trainingObjective(vae: Vae, x: Tensor, eps: Tensor, opts: Object
       return { loss: tf.neg(bound) as tf.Scalar, stats: tf.stack([recon, kl, klWeighted, bound]) };
     }
     const K = opts.iwSamples;
-    const z = reparameterize(mu, logvar, eps); // [K, B, J]
-    const logPx = tf.reshape(vae.likelihood.logProb(tf.tile(x, [K, 1]), decode(vae, tf.reshape(z, [K * B, J]), ctx)), [K, B]);
-    const logRatio = tf.sub(logStdNormal(z), logNormalDiag(z, mu, logvar)); // log p(z) - log q(z|x), [K, B]
+    const { logPx, logRatio } = importanceTerms(x, mu, logvar, eps, (z) => decode(vae, z, ctx), vae.likelihood);
     const logW = tf.add(logPx, tf.mul(logRatio, opts.klWeight));
     const bound = tf.mean(tf.sub(tf.logSumExp(logW, 0), Math.log(K)));
     return { loss: tf.neg(bound) as tf.Scalar, stats: tf.stack([tf.mean(logPx), kl, tf.mul(kl, opts.klWeight), bound]) };

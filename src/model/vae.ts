@@ -370,12 +370,30 @@ export function importanceWeights(
   likelihood: Likelihood,
 ): Tensor {
   return tf.tidy(() => {
+    const { logPx, logRatio } = importanceTerms(x, mu, logvar, eps, decoder, likelihood);
+    return tf.add(logPx, logRatio);
+  });
+}
+
+/**
+ * The two parts of the importance weights, each [K, B]: log p(x|z_k), and log p(z_k) - log q(z_k|x)
+ * (training may weight the second, objective.ts). Arguments as for importanceWeights.
+ */
+export function importanceTerms(
+  x: Tensor,
+  mu: Tensor,
+  logvar: Tensor,
+  eps: Tensor,
+  decoder: (z: Tensor) => Tensor,
+  likelihood: Likelihood,
+): { logPx: Tensor; logRatio: Tensor } {
+  return tf.tidy(() => {
     const [K, B, J] = eps.shape;
     const z = reparameterize(mu, logvar, eps); // [K, B, J] by broadcasting
     const params = decoder(tf.reshape(z, [K * B, J]));
     const xs = tf.tile(x, [K, 1]); // [K*B, D]: row k*B + b is x[b], matching the reshape of z
     const logPx = tf.reshape(likelihood.logProb(xs, params), [K, B]);
-    return tf.sub(tf.add(logPx, logStdNormal(z)), logNormalDiag(z, mu, logvar));
+    return { logPx, logRatio: tf.sub(logStdNormal(z), logNormalDiag(z, mu, logvar)) };
   });
 }
 

@@ -247,13 +247,26 @@ export async function writeCurves(dir: string, metrics: EpochMetrics[]): Promise
   writeFileAtomic(path.join(dir, 'curves.png'), await svgToPng(svg));
 }
 
+/** Where early stopping ended a run: the last epoch, and the best one before it. */
+export interface EarlyStop {
+  epoch: number;
+  best: number;
+  bestElbo: number;
+  patience: number;
+}
+
+/** Early stopping's rule: `patience` epochs have passed since the best validation ELBO. */
+export function outOfPatience(epoch: number, best: { epoch: number } | null, patience: number | null): boolean {
+  return patience !== null && best !== null && epoch - best.epoch >= patience;
+}
+
 export interface TrainResult {
   dir: string;
   metrics: EpochMetrics[];
   /** set when a stop was requested: where the run stopped */
   stopped: { epoch: number; stepInEpoch: number; stepsInEpoch: number } | null;
   /** set when early stopping ended training */
-  earlyStop: { epoch: number; best: number; bestElbo: number; patience: number } | null;
+  earlyStop: EarlyStop | null;
 }
 
 export interface TrainOptions {
@@ -328,7 +341,6 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
     log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
   } else {
-    const spec = specFromConfig(cfg, train);
     dir = opts.out ?? defaultRunDir(opts.name);
     createRunDir(dir);
     writeRunJson(dir, 'config.json', cfg);
@@ -374,7 +386,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   );
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
-  let earlyStop: { epoch: number; best: number; bestElbo: number; patience: number } | null = null;
+  let earlyStop: EarlyStop | null = null;
   const result = await runLoop(
     task,
     { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
@@ -439,8 +451,8 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
             ])}\n`,
           );
         }
-        if (t.patience !== null && best && val.n > 0 && m.epoch - best.epoch >= t.patience && m.epoch < t.epochs) {
-          earlyStop = { epoch: m.epoch, best: best.epoch, bestElbo: best.valElbo, patience: t.patience };
+        if (val.n > 0 && outOfPatience(m.epoch, best, t.patience) && m.epoch < t.epochs) {
+          earlyStop = { epoch: m.epoch, best: best!.epoch, bestElbo: best!.valElbo, patience: t.patience! };
           return 'stop';
         }
       },
@@ -449,7 +461,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   log.stopStatus();
   let stopped: TrainResult['stopped'] = null;
   if (earlyStop) {
-    const e: { epoch: number; best: number; bestElbo: number; patience: number } = earlyStop;
+    const e: EarlyStop = earlyStop;
     log.info(`stopped early after epoch ${e.epoch}: no better validation ELBO for ${e.patience} epochs; the best was epoch ${e.best} (${fmt(e.bestElbo)}), kept in ${path.join(dir, 'best')}`);
   }
   if (result.stopped) {
