@@ -22,7 +22,7 @@ const train = (await loadSplits(cfg.data, ['train'])).train;
 const vae = createVae(specFromConfig(cfg, train), Rng.derive(0, 'init'));
 const adam = new Adam({ learningRate: cfg.train.learningRate });
 const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(0, 'eps'));
-for (let i = 0; i < 5; i++) task.step(0, i).stats.dispose();
+for (let i = 0; i < 5; i++) (await task.step(0, i)).stats.dispose();
 
 // per-kernel time, summed over `steps` profiled steps
 const byKernel = new Map<string, { n: number; ms: number }>();
@@ -30,7 +30,7 @@ let kernels = 0;
 let total = 0;
 for (let s = 0; s < steps; s++) {
   const t0 = performance.now();
-  const prof = await tf.profile(() => task.step(0, 5 + s).stats.dispose());
+  const prof = await tf.profile(async () => (await task.step(0, 5 + s)).stats.dispose());
   total += performance.now() - t0;
   kernels = prof.kernels.length;
   for (const k of prof.kernels) {
@@ -85,4 +85,4 @@ time('forward+backward', () => {
   grads = new Map(Object.entries(g).map(([k, t]) => [ours.get(k)!, t]));
 }
 time('adam.apply', () => adam.apply(vae.params, grads));
-time('full task.step', (() => { let i = 100; return () => task.step(0, i++).stats.dispose(); })());
+time('full task.step', (() => { let i = 100; return () => void (task.step(0, i++) as { stats: tf.Tensor }).stats.dispose(); })());

@@ -58,8 +58,8 @@ const train = (await loadSplits(cfg.data, ['train'])).train;
 const vae = createVae(specFromConfig(cfg, train), Rng.derive(0, 'init'));
 const adam = new Adam({ learningRate: cfg.train.learningRate });
 const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(0, 'eps'));
-for (let i = 0; i < 10; i++) task.step(0, i).stats.dispose();
+for (let i = 0; i < 10; i++) (await task.step(0, i)).stats.dispose();
 const t0 = performance.now();
-for (let i = 0; i < steps; i++) task.step(0, 10 + i).stats.dispose();
+for (let i = 0; i < steps; i++) (await task.step(0, 10 + i)).stats.dispose();
 console.log(JSON.stringify({ threads: wasm.getThreadsCount(), msPerStep: (performance.now() - t0) / steps }));
 process.exit(0); // the pthread workers would keep the process alive

@@ -80,7 +80,7 @@ function tinySet(n: number): ImageSet {
   return { images: binaryData(n, 12, 21), labels: null, n, shape: [3, 4, 1] };
 }
 
-test('eval estimator: L_1 equals the ELBO in expectation (within 4 Monte Carlo standard errors)', () => {
+test('eval estimator: L_1 equals the ELBO in expectation (within 4 Monte Carlo standard errors)', async () => {
   const vae = tinyVae(12);
   // One example repeated: the spread of per-example L_1 is then pure Monte Carlo noise.
   const one = binaryData(1, 12, 21);
@@ -88,8 +88,8 @@ test('eval estimator: L_1 equals the ELBO in expectation (within 4 Monte Carlo s
   const images = new Float32Array(n * 12);
   for (let i = 0; i < n; i++) images.set(one, i * 12);
   const set: ImageSet = { images, labels: null, n, shape: [3, 4, 1] };
-  const l1 = evaluateSplit(vae, set, { seed: 1, binarize: false, samples: 1, batchSize: 1000 }).iw!;
-  const elbo = evaluateSplit(vae, set, { seed: 2, binarize: false, samples: 0, batchSize: 1000 }).elbo;
+  const l1 = (await evaluateSplit(vae, set, { seed: 1, binarize: false, samples: 1, batchSize: 1000 })).iw!;
+  const elbo = (await evaluateSplit(vae, set, { seed: 2, binarize: false, samples: 0, batchSize: 1000 })).elbo;
   // The ELBO estimate (one-sample recon minus closed-form KL) has no more variance than log w,
   // so sqrt(2) times L_1's standard error bounds the standard error of the difference.
   const se = Math.SQRT2 * l1.nllStdErr;
@@ -97,10 +97,11 @@ test('eval estimator: L_1 equals the ELBO in expectation (within 4 Monte Carlo s
   assert.ok(Math.abs(l1.lk - elbo) < 4 * se, `L_1 ${l1.lk} vs ELBO ${elbo} (se ${se})`);
 });
 
-test('eval estimator: L_K rises with K, so NLL = -L_K <= -ELBO up to Monte Carlo noise', () => {
+test('eval estimator: L_K rises with K, so NLL = -L_K <= -ELBO up to Monte Carlo noise', async () => {
   const vae = tinyVae(13);
   const set = tinySet(300);
-  const res = [1, 10, 100].map((K) => evaluateSplit(vae, set, { seed: 3, binarize: false, samples: K }));
+  const res: Awaited<ReturnType<typeof evaluateSplit>>[] = [];
+  for (const K of [1, 10, 100]) res.push(await evaluateSplit(vae, set, { seed: 3, binarize: false, samples: K }));
   for (let i = 1; i < res.length; i++) {
     const d = Array.from(res[i].iw!.perExample, (v, j) => v - res[i - 1].iw!.perExample[j]);
     assert.ok(mean(d) > -3 * stdErr(d), `L_${res[i].iw!.samples} should not fall below L_${res[i - 1].iw!.samples}`);
@@ -110,25 +111,25 @@ test('eval estimator: L_K rises with K, so NLL = -L_K <= -ELBO up to Monte Carlo
   assert.ok(top.nll < -res[2].elbo, 'on this model the bound is strictly tighter than the ELBO');
 });
 
-test('eval estimator: same seed same numbers, other seeds differ within the standard error; batching does not matter', () => {
+test('eval estimator: same seed same numbers, other seeds differ within the standard error; batching does not matter', async () => {
   const vae = tinyVae(14);
   const set = tinySet(200);
-  const a = evaluateSplit(vae, set, { seed: 5, binarize: true, samples: 20, batchSize: 64 });
-  const again = evaluateSplit(vae, set, { seed: 5, binarize: true, samples: 20, batchSize: 200, chunkRows: 50 });
+  const a = await evaluateSplit(vae, set, { seed: 5, binarize: true, samples: 20, batchSize: 64 });
+  const again = await evaluateSplit(vae, set, { seed: 5, binarize: true, samples: 20, batchSize: 200, chunkRows: 50 });
   assert.deepEqual(again.iw!.perExample, a.iw!.perExample);
   assert.equal(again.elbo.toFixed(4), a.elbo.toFixed(4));
-  const other = evaluateSplit(vae, set, { seed: 6, binarize: true, samples: 20, batchSize: 64 });
+  const other = await evaluateSplit(vae, set, { seed: 6, binarize: true, samples: 20, batchSize: 64 });
   assert.notEqual(other.iw!.nll, a.iw!.nll);
   assert.ok(Math.abs(other.iw!.nll - a.iw!.nll) < 4 * Math.hypot(a.iw!.nllStdErr, other.iw!.nllStdErr));
 });
 
-test('eval estimator: active units and per-dimension KL', () => {
+test('eval estimator: active units and per-dimension KL', async () => {
   const vae = tinyVae(15);
   // Make latent dimension 1 inactive: zero its row of the mu head, so mu_1(x) is constant.
   const k = vae.params.get('encoder.mu.kernel')!;
   const mask = tf.tensor2d(Array.from({ length: 8 * 3 }, (_, i) => (i % 3 === 1 ? 0 : 1)), [8, 3]);
   k.assign(tf.mul(k, mask));
-  const r = evaluateSplit(vae, tinySet(300), { seed: 1, binarize: false, samples: 0 });
+  const r = await evaluateSplit(vae, tinySet(300), { seed: 1, binarize: false, samples: 0 });
   assert.equal(r.klPerDim.length, 3);
   assert.ok(Math.abs(r.klPerDim.reduce((x, y) => x + y, 0) - r.kl) < 1e-6);
   assert.ok(r.muVariance[1] < 1e-12);

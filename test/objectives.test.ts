@@ -302,18 +302,18 @@ test('a training step reports the gradient norm as a statistic when train.gradCl
   const { Adam } = await import('../src/train/adam.js');
   const cfg = defaultConfig();
   const set = { images: binaryData(32, D), labels: null, n: 32, shape: [3, 4, 1] as [number, number, number] };
-  const step = (clip: number | null) => {
+  const step = async (clip: number | null) => {
     const c = { ...cfg, train: { ...cfg.train, batchSize: 32, gradClip: clip } };
     const adam = new Adam({ learningRate: 1e-3 });
     const task = makeVaeTask(tinyVae(1), adam, set, c, Rng.derive(0, 'eps'));
-    const r = task.step(0, 0);
+    const r = await task.step(0, 0);
     const v = Array.from(r.stats.dataSync());
     r.stats.dispose();
     adam.dispose();
     return { names: task.statNames, v };
   };
-  const off = step(null);
-  const on = step(1e-3);
+  const off = await step(null);
+  const on = await step(1e-3);
   assert.deepEqual(off.names, ['recon', 'kl', 'klWeighted', 'bound']);
   assert.deepEqual(on.names, ['recon', 'kl', 'klWeighted', 'bound', 'gradNorm']);
   assert.deepEqual(on.v.slice(0, 4), off.v, 'same statistics before the update');

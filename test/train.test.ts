@@ -24,14 +24,14 @@ function tinyConfig() {
   return cfg;
 }
 
-test('no tensors leak across training steps', () => {
+test('no tensors leak across training steps', async () => {
   const vae = tinyVae(5);
   const adam = new Adam({ learningRate: 0.01 });
   const task = makeVaeTask(vae, adam, tinySet(), tinyConfig(), Rng.derive(0, 'eps'));
-  task.step(0, 0).stats.dispose(); // the first step creates the optimiser's moments
+  (await task.step(0, 0)).stats.dispose(); // the first step creates the optimiser's moments
   const after1 = tf.memory().numTensors;
-  for (let i = 1; i < 5; i++) task.step(0, i).stats.dispose();
-  task.step(1, 0).stats.dispose();
+  for (let i = 1; i < 5; i++) (await task.step(0, i)).stats.dispose();
+  (await task.step(1, 0)).stats.dispose();
   assert.equal(tf.memory().numTensors, after1);
   adam.dispose();
 });
@@ -148,8 +148,8 @@ test('tensor count stays flat across epochs, validation included', async () => {
   const task = makeVaeTask(vae, adam, set, tinyConfig(), Rng.derive(0, 'eps'));
   const counts: number[] = [];
   await runLoop(task, { startEpoch: 0, epochs: 4, startStep: 0, logEvery: 3 }, {
-    onEpochEnd: () => {
-      evaluateElbo(vae, set, { seed: 0, binarize: true });
+    onEpochEnd: async () => {
+      await evaluateElbo(vae, set, { seed: 0, binarize: true });
       counts.push(tf.memory().numTensors);
     },
   });

@@ -71,36 +71,36 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
   const steps = task.stepsInEpoch(0);
   const B = Math.min(cfg.train.batchSize, train.n);
   let i = 0;
-  const run = (n: number) => {
+  const run = async (n: number) => {
     const pending: tf.Tensor[] = [];
     for (let k = 0; k < n; k++, i++) {
-      pending.push(task.step(0, i % steps).stats);
+      pending.push((await task.step(0, i % steps)).stats);
       // read back at the training loop's interval, as training does
       if (pending.length === cfg.train.logEvery || k === n - 1) {
         const s = tf.stack(pending);
-        s.dataSync();
+        await s.data();
         tf.dispose([s, ...pending]);
         pending.length = 0;
       }
     }
   };
-  run(opts.warmup);
-  const prof = await tf.profile(() => {
-    task.step(0, i++ % steps).stats.dispose();
+  await run(opts.warmup);
+  const prof = await tf.profile(async () => {
+    (await task.step(0, i++ % steps)).stats.dispose();
   });
   return {
     info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes },
     /** ms per step over n steps */
-    time(n: number): number {
+    async time(n: number): Promise<number> {
       const t0 = performance.now();
-      run(n);
+      await run(n);
       return (performance.now() - t0) / n;
     },
     /** seconds for one full epoch */
-    epoch(): number {
+    async epoch(): Promise<number> {
       const e0 = performance.now();
       i = 0;
-      run(steps);
+      await run(steps);
       return (performance.now() - e0) / 1000;
     },
     dispose(): void {
@@ -155,7 +155,7 @@ export function registerBench(program: Command): void {
         const paired: number[] = [];
         for (let r = 0; r < opts.repeat; r++) {
           log.status(`timing ${report.name}: ${opts.steps} steps (run ${r + 1} of ${opts.repeat})`);
-          runs.push(bench.time(opts.steps));
+          runs.push(await bench.time(opts.steps));
           if (opts.torch) {
             // right after, so both see the same machine load
             log.status(`timing the PyTorch reference (run ${r + 1} of ${opts.repeat})`);
@@ -168,7 +168,7 @@ export function registerBench(program: Command): void {
         const row: BenchRow = { ...bench.info, msPerStep: ms, runs, examplesPerSec: (bench.info.batch / ms) * 1000 };
         if (opts.epoch) {
           log.status(`timing one epoch on ${report.name}`);
-          row.epochSeconds = bench.epoch();
+          row.epochSeconds = await bench.epoch();
         }
         bench.dispose();
         log.stopStatus();

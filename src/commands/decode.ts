@@ -55,7 +55,7 @@ export function registerDecode(program: Command): void {
     }
     const { dir, run } = await openRun(opts, log);
     const latents = parseLatents(text, run.vae.spec.latentDim, fromStdin ? 'stdin' : opts.in!);
-    const images = decodeArrays(run.vae, latents.values, latents.n);
+    const images = await decodeArrays(run.vae, latents.values, latents.n);
     const shape = run.meta.dataShape;
     const pic = { scale: opts.scale, padding: opts.padding };
     if (opts.each) {

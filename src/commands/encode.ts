@@ -45,7 +45,7 @@ export function registerEncode(program: Command): void {
     const { dir, run } = await openRun(opts, log);
     const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER });
     const J = run.vae.spec.latentDim;
-    const { mu, logvar } = encodeArrays(run.vae, inputs.images, inputs.n);
+    const { mu, logvar } = await encodeArrays(run.vae, inputs.images, inputs.n);
     const rng = Rng.derive(opts.seed, 'encode-sample');
     const vec = (a: Float32Array, i: number) => Array.from(a.subarray(i * J, (i + 1) * J), round);
     const z = (i: number) => vec(mu, i).map((m, j) => round(m + Math.exp(0.5 * logvar[i * J + j]) * rng.normal()));

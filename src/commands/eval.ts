@@ -83,7 +83,7 @@ export function registerEval(program: Command): void {
       if (set.n === 0) throw new VaeError(`the ${split} split of this run is empty`, { hint: split === 'val' ? 'the run was trained with data.validation=0' : undefined });
       const t0 = performance.now();
       log.status(`${split}: ${set.n} examples, K = ${opts.samples}`);
-      const r = evaluateSplit(run.vae, set, {
+      const r = await evaluateSplit(run.vae, set, {
         seed: opts.seed,
         batchSize: opts.batch,
         samples: opts.samples,

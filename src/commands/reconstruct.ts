@@ -32,9 +32,9 @@ export function registerReconstruct(program: Command): void {
     const log = makeLog(opts);
     const { dir, run } = await openRun(opts, log);
     const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: 16 });
-    const { mu } = encodeArrays(run.vae, inputs.images, inputs.n);
+    const { mu } = await encodeArrays(run.vae, inputs.images, inputs.n);
     const cols = opts.cols ?? Math.min(8, inputs.n);
-    const { tiles, count } = pairRows(inputs.images, decodeArrays(run.vae, mu, inputs.n), inputs.n, run.vae.spec.inputDim, cols);
+    const { tiles, count } = pairRows(inputs.images, await decodeArrays(run.vae, mu, inputs.n), inputs.n, run.vae.spec.inputDim, cols);
     await emit(await gridPng(tiles, count, run.meta.dataShape, { cols, scale: opts.scale, padding: opts.padding }), opts.out);
     log.info(`reconstructed ${inputs.n} image${inputs.n === 1 ? '' : 's'} with ${dir}${opts.out ? ` to ${opts.out}` : ''}`);
   });

@@ -48,7 +48,7 @@ function floatArg(flag: string, min: number, max: number) {
 }
 
 /** Decoder means, or draws from p(x|z) with --sample. */
-function render(run: LoadedRun, z: Float32Array, n: number, opts: SampleOptions, rng: Rng): Float32Array {
+function render(run: LoadedRun, z: Float32Array, n: number, opts: SampleOptions, rng: Rng): Promise<Float32Array> {
   return decodeArrays(run.vae, z, n, opts.sample ? rng : undefined);
 }
 
@@ -58,7 +58,7 @@ function checkCount(n: number, what: string): void {
 
 /** Mean encodings of the --from/--to pairs, or of random test pairs. */
 async function endpoints(run: LoadedRun, opts: SampleOptions): Promise<{ a: Float32Array; b: Float32Array }[]> {
-  const mu = async (ref: string) => encodeArrays(run.vae, (await readRef(run, ref)).images, 1).mu;
+  const mu = async (ref: string) => (await encodeArrays(run.vae, (await readRef(run, ref)).images, 1)).mu;
   if (opts.from || opts.to) {
     if (!opts.from || !opts.to) throw new VaeError('--interpolate needs both --from and --to (or neither, for random test pairs)');
     const froms = opts.from.split(',');
@@ -85,7 +85,7 @@ async function endpoints(run: LoadedRun, opts: SampleOptions): Promise<{ a: Floa
 async function dimsByKl(run: LoadedRun): Promise<number[]> {
   const split = exampleSplit(run.config.data);
   const test = slice((await loadSplits(run.config.data, [split], { cacheDir: run.dir }))[split], 0, 1000);
-  const r = evaluateSplit(run.vae, test, { seed: EVAL_SEED, binarize: evalBinarizes(run.config), samples: 0 });
+  const r = await evaluateSplit(run.vae, test, { seed: EVAL_SEED, binarize: evalBinarizes(run.config), samples: 0 });
   return r.klPerDim.map((_, j) => j).sort((p, q) => r.klPerDim[q] - r.klPerDim[p]);
 }
 
@@ -149,12 +149,12 @@ export function registerSample(program: Command): void {
       const rows = pairs.flatMap((p) => methods.map((m) => interpolate(p.a, p.b, steps, m)));
       checkCount(rows.length * steps, 'this interpolation');
       const z = Float32Array.from(rows.flat(2));
-      out = await gridPng(render(run, z, rows.length * steps, opts, rng), rows.length * steps, shape, { ...pic, cols: steps });
+      out = await gridPng(await render(run, z, rows.length * steps, opts, rng), rows.length * steps, shape, { ...pic, cols: steps });
       what = `${pairs.length} interpolation${pairs.length === 1 ? '' : 's'} (${methods.join(' and ')}, ${steps} steps)`;
     } else if (opts.traverse) {
       const steps = opts.steps ?? 11;
       const dims = opts.dims ? parseDims(opts.dims, J) : await dimsByKl(run);
-      const base = encodeArrays(run.vae, (await readRef(run, opts.from ?? `${exampleSplit(run.config.data)}:0`)).images, 1).mu;
+      const base = (await encodeArrays(run.vae, (await readRef(run, opts.from ?? `${exampleSplit(run.config.data)}:0`)).images, 1)).mu;
       const values = Array.from({ length: steps }, (_, s) => -opts.range + (2 * opts.range * s) / (steps - 1));
       checkCount(dims.length * steps, 'this traversal');
       // z for (row = dimension d, column = value v): the base code with z_d = v.
@@ -164,7 +164,7 @@ export function registerSample(program: Command): void {
         z.set(base, o);
         z[o + d] = v;
       }));
-      const images = render(run, z, dims.length * steps, opts, rng);
+      const images = await render(run, z, dims.length * steps, opts, rng);
       if (opts.format === 'png') {
         out = await gridPng(images, dims.length * steps, shape, { ...pic, cols: steps });
       } else {
@@ -180,7 +180,7 @@ export function registerSample(program: Command): void {
       what = `a traversal of ${dims.length} dimension${dims.length === 1 ? '' : 's'} (${dims.join(', ')}) from -${opts.range} to ${opts.range}`;
     } else {
       const z = Rng.derive(opts.seed, 'sample').fillNormal(new Float32Array(opts.n * J)).map((v) => v * opts.temperature);
-      out = await gridPng(render(run, z, opts.n, opts, rng), opts.n, shape, { ...pic, cols: opts.cols });
+      out = await gridPng(await render(run, z, opts.n, opts, rng), opts.n, shape, { ...pic, cols: opts.cols });
       what = `${opts.n} samples`;
     }
     await emit(out, opts.out);

@@ -72,7 +72,7 @@ function logAddExp(a: number, b: number): number {
   return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
-export function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions): SplitResult {
+export async function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions): Promise<SplitResult> {
   const B = opts.batchSize ?? 1000;
   const K = opts.samples ?? 0;
   const rows = opts.chunkRows ?? 8192;
@@ -100,13 +100,13 @@ export function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions): Split
       const r = tf.sum(vae.likelihood.logProb(x, decode(vae, z)));
       return tf.concat([tf.reshape(r, [1]), tf.sum(klPerDim(mu, logvar), 0)]);
     });
-    const s = sums.dataSync();
+    const s = await sums.data();
     recon += s[0];
     for (let j = 0; j < J; j++) {
       klDim[j] += s[1 + j];
       kl += s[1 + j];
     }
-    const muArr = mu.dataSync();
+    const muArr = await mu.data();
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < J; j++) {
         const m = muArr[i * J + j];
@@ -134,7 +134,7 @@ export function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions): Split
         const lse = tf.tidy(() =>
           tf.logSumExp(importanceWeights(xg, mug, lvg, tf.tensor3d(eps, [kk, g, J]), (z) => decode(vae, z), vae.likelihood), 0),
         );
-        const v = lse.dataSync();
+        const v = await lse.data();
         lse.dispose();
         for (let b = 0; b < g; b++) total[b] = logAddExp(total[b], v[b]);
       }
@@ -172,7 +172,7 @@ export function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions): Split
 }
 
 /** The ELBO terms alone (used for validation during training). */
-export function evaluateElbo(vae: Vae, set: ImageSet, opts: Omit<EvalOptions, 'samples'>): ElboResult {
-  const r = evaluateSplit(vae, set, { ...opts, samples: 0 });
+export async function evaluateElbo(vae: Vae, set: ImageSet, opts: Omit<EvalOptions, 'samples'>): Promise<ElboResult> {
+  const r = await evaluateSplit(vae, set, { ...opts, samples: 0 });
   return { n: r.n, recon: r.recon, kl: r.kl, elbo: r.elbo };
 }

@@ -1,4 +1,7 @@
-/** Batched encode/decode between plain arrays and the model (no tensors escape). */
+/**
+ * Batched encode/decode between plain arrays and the model (no tensors escape). Reads are
+ * asynchronous: the webgpu backend cannot read synchronously in Node.
+ */
 import { tf } from '../tf.js';
 import type { UniformNormal } from './likelihood.js';
 import { decode, decodeMean, encode, type Vae } from './vae.js';
@@ -6,7 +9,7 @@ import { decode, decodeMean, encode, type Vae } from './vae.js';
 const BATCH = 1000;
 
 /** mu and logvar (n x J each) for n inputs of D values each. */
-export function encodeArrays(vae: Vae, x: Float32Array, n: number): { mu: Float32Array; logvar: Float32Array } {
+export async function encodeArrays(vae: Vae, x: Float32Array, n: number): Promise<{ mu: Float32Array; logvar: Float32Array }> {
   const D = vae.spec.inputDim;
   const J = vae.spec.latentDim;
   const mu = new Float32Array(n * J);
@@ -17,7 +20,7 @@ export function encodeArrays(vae: Vae, x: Float32Array, n: number): { mu: Float3
       const e = encode(vae, tf.tensor2d(x.subarray(s * D, (s + m) * D), [m, D]));
       return tf.concat([e.mu, e.logvar], 1);
     });
-    const v = r.dataSync();
+    const v = (await r.data()) as Float32Array;
     r.dispose();
     for (let i = 0; i < m; i++) {
       mu.set(v.subarray(i * 2 * J, i * 2 * J + J), (s + i) * J);
@@ -28,7 +31,7 @@ export function encodeArrays(vae: Vae, x: Float32Array, n: number): { mu: Float3
 }
 
 /** Decoder means (n x D, in [0, 1]), or with `sampleRng` draws from p(x|z), for n latent vectors of J values each. */
-export function decodeArrays(vae: Vae, z: Float32Array, n: number, sampleRng?: UniformNormal): Float32Array {
+export async function decodeArrays(vae: Vae, z: Float32Array, n: number, sampleRng?: UniformNormal): Promise<Float32Array> {
   const D = vae.spec.inputDim;
   const J = vae.spec.latentDim;
   const out = new Float32Array(n * D);
@@ -38,9 +41,9 @@ export function decodeArrays(vae: Vae, z: Float32Array, n: number, sampleRng?: U
       const zt = tf.tensor2d(z.subarray(s * J, (s + m) * J), [m, J]);
       return sampleRng ? decode(vae, zt) : decodeMean(vae, zt);
     });
-    const v = r.dataSync() as Float32Array;
+    const v = (await r.data()) as Float32Array;
     r.dispose();
-    out.set(sampleRng ? vae.likelihood.sample(v, D, sampleRng) : v, s * D);
+    out.set(sampleRng ? await vae.likelihood.sample(v, D, sampleRng) : v, s * D);
   }
   return out;
 }

@@ -25,7 +25,7 @@ export interface Likelihood {
   /** E[x|z] (or the distribution's centre), for pictures, in [0, 1]: [..., D]. */
   mean(out: Tensor): Tensor;
   /** Draws x ~ p(x|z), in [0, 1], from n rows of raw decoder outputs. */
-  sample(out: Float32Array, D: number, rng: UniformNormal): Float32Array;
+  sample(out: Float32Array, D: number, rng: UniformNormal): Promise<Float32Array>;
   /** The decoder output bias that makes an untrained decoder predict the data's per-pixel mean. */
   outputBias(pixelMean: Float32Array): Float32Array;
   /** Learned parameters of the likelihood itself: name, shape and initial value. */
@@ -51,7 +51,7 @@ export const bernoulli: Likelihood = {
   mean(logits) {
     return tf.sigmoid(logits);
   },
-  sample(out, _D, rng) {
+  async sample(out, _D, rng) {
     return out.map((l) => (rng.uniform() < 1 / (1 + Math.exp(-l)) ? 1 : 0));
   },
   /**
@@ -103,7 +103,7 @@ export function gaussianFixed(sigma: number): Likelihood {
       return tf.tidy(() => gaussianLogProb(x, mean, tf.scalar(logSigma)));
     },
     mean: (out) => tf.clipByValue(out, 0, 1),
-    sample: (out, _D, rng) => out.map((m) => clipUnit(m + sigma * rng.normal())),
+    sample: async (out, _D, rng) => out.map((m) => clipUnit(m + sigma * rng.normal())),
     outputBias: (pixelMean) => Float32Array.from(pixelMean),
     extraParams: () => [],
   };
@@ -128,9 +128,9 @@ export function gaussianLearned(perPixel: boolean, params: Params): Likelihood {
       return tf.tidy(() => gaussianLogProb(x, mean, logSigma()));
     },
     mean: (out) => tf.clipByValue(out, 0, 1),
-    sample(out, D, rng) {
+    async sample(out, D, rng) {
       const ls = tf.tidy(logSigma);
-      const s = ls.dataSync().map(Math.exp);
+      const s = (await ls.data()).map(Math.exp);
       ls.dispose();
       return out.map((m, i) => clipUnit(m + s[s.length === 1 ? 0 : i % D] * rng.normal()));
     },
@@ -184,7 +184,7 @@ export const logistic: Likelihood = {
       return tf.clipByValue(tf.split(out, [D, D], -1)[0], 0, 1);
     });
   },
-  sample(out, D, rng) {
+  async sample(out, D, rng) {
     const n = out.length / (2 * D);
     const x = new Float32Array(n * D);
     for (let i = 0; i < n; i++) {

@@ -129,13 +129,13 @@ export function readRunConfig(dir: string): Config {
   return validateConfig(raw, file);
 }
 
-function paramArrays(params: Params): NamedArray[] {
-  return [...params].map(([name, v]) => ({ name, shape: v.shape, data: v.dataSync() as Float32Array }));
+async function paramArrays(params: Params): Promise<NamedArray[]> {
+  return Promise.all([...params].map(async ([name, v]) => ({ name, shape: v.shape, data: (await v.data()) as Float32Array })));
 }
 
 /** Save model (and optimiser, when given) state to dir (the run, or its best/ folder). */
 export async function saveRunCheckpoint(dir: string, vae: Vae, adam: Adam | null, meta: Omit<CheckpointMeta, 'optimizer' | 'savedAt' | 'model'>): Promise<void> {
-  const arrays = paramArrays(vae.params);
+  const arrays = await paramArrays(vae.params);
   let optimizer: CheckpointMeta['optimizer'] = null;
   if (adam) {
     const s = await adam.state();

@@ -8,12 +8,17 @@
 import { tf, type Tensor } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
 
+export interface StepResult {
+  stats: Tensor;
+  examples: number;
+}
+
 export interface TrainTask {
   /** Names of the entries of each step's stats tensor, e.g. ['recon', 'kl']. */
   statNames: string[];
   stepsInEpoch(epoch: number): number;
   /** Run optimisation step `index` of `epoch`; returns batch-mean stats (kept, 1-D) and the batch size. */
-  step(epoch: number, index: number): { stats: Tensor; examples: number };
+  step(epoch: number, index: number): StepResult | Promise<StepResult>;
 }
 
 export interface Progress {
@@ -104,10 +109,11 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
     let lastReport = t0;
     let examplesSinceReport = 0;
 
-    const drain = (stepInEpoch: number) => {
+    // one asynchronous read for all pending steps (webgpu in Node has no synchronous reads)
+    const drain = async (stepInEpoch: number) => {
       if (pending.length === 0) return;
       const all = tf.tidy(() => tf.stack(pending.map((p) => p.stats)));
-      const values = all.dataSync();
+      const values = await all.data();
       all.dispose();
       const interval = new Float64Array(names.length);
       let intervalN = 0;
@@ -149,15 +155,15 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
       for (let i = first; i < steps; i++) {
         await tick();
         if (opts.shouldStop?.()) {
-          drain(i);
+          await drain(i);
           const partial = { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 };
           return { stopped: true, finishedEarly: false, globalStep, epoch, partial: i === 0 ? null : partial };
         }
-        const r = task.step(epoch, i);
+        const r = await task.step(epoch, i);
         pending.push(r);
         examplesSinceReport += r.examples;
         globalStep++;
-        if ((i + 1) % opts.logEvery === 0 || i + 1 === steps) drain(i + 1);
+        if ((i + 1) % opts.logEvery === 0 || i + 1 === steps) await drain(i + 1);
       }
     } finally {
       for (const p of pending) p.stats.dispose();

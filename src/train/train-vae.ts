@@ -189,10 +189,17 @@ export function makeVaeTask(
         for (const [tfName, g] of Object.entries(grads)) byName.set(ours.get(tfName)!, g);
       }
       const stepGrads = [...byName.values()];
-      // With train.skipNonFinite, check this step before updating (a sync per step, so only then).
-      if (t.skipNonFinite > 0) {
+      const update = () => {
+        adam.apply(trainable, byName);
+        updateRunningStats(vae, ctx);
+        tf.dispose([value, xT, eT, ...stepGrads]);
+        return { stats: stats!, examples: n };
+      };
+      if (t.skipNonFinite === 0) return update();
+      // With train.skipNonFinite, check this step before updating (a read per step, so only then).
+      return (async () => {
         const ok = tf.tidy(() => tf.all(tf.stack([value, ...stepGrads].map((g) => tf.all(tf.isFinite(g))))));
-        const finite = ok.dataSync()[0] === 1;
+        const finite = (await ok.data())[0] === 1;
         ok.dispose();
         if (!finite && skipped < t.skipNonFinite) {
           skipped++;
@@ -200,11 +207,8 @@ export function makeVaeTask(
           tf.dispose([value, xT, eT, stats!, ...stepGrads, ...ctx.moments.flatMap((m) => [m.mean, m.variance])]);
           return { stats: tf.zeros([statNames.length]), examples: 0 };
         }
-      }
-      adam.apply(trainable, byName);
-      updateRunningStats(vae, ctx);
-      tf.dispose([value, xT, eT, ...stepGrads]);
-      return { stats: stats!, examples: n };
+        return update();
+      })();
     },
   };
 }
@@ -225,8 +229,8 @@ export async function writePreviews(vae: Vae, dir: string, epoch: number, fixedZ
   if (m === 0) return;
   const cols = Math.min(8, m);
   const xs = evalRows(reconSet, 0, m, binarize, EVAL_SEED);
-  const { mu } = encodeArrays(vae, xs, m);
-  const { tiles, count } = pairRows(xs, decodeArrays(vae, mu, m), m, dimOf(reconSet), cols);
+  const { mu } = await encodeArrays(vae, xs, m);
+  const { tiles, count } = pairRows(xs, await decodeArrays(vae, mu, m), m, dimOf(reconSet), cols);
   fs.mkdirSync(path.join(dir, 'recon'), { recursive: true });
   writeFileAtomic(path.join(dir, 'recon', tag), await gridPng(tiles, count, shape, { cols, scale: 2 }));
 }
@@ -399,7 +403,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
       },
       async onEpochEnd(r) {
         log.status(`epoch ${r.epoch + 1}: validating`);
-        const valResult = val.n > 0 ? evaluateElbo(vae, val, { seed: EVAL_SEED, binarize: binarizeEval }) : null;
+        const valResult = val.n > 0 ? await evaluateElbo(vae, val, { seed: EVAL_SEED, binarize: binarizeEval }) : null;
         const trainElbo = r.stats.recon - r.stats.kl;
         const steps = task.stepsInEpoch(r.epoch);
         const m: EpochMetrics = {
