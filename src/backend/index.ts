@@ -2,12 +2,14 @@
  * Choosing the tfjs backend. `cuda` (@tensorflow/tfjs-node-gpu) and `tensorflow`
  * (@tensorflow/tfjs-node) are optional dependencies whose install downloads libtensorflow from
  * outside npm, so they are often absent: they are loaded lazily and their absence is reported
- * plainly. `wasm` (SIMD) is the embedded default; `cpu` (pure JavaScript) always works.
- * `auto` takes the first of cuda (only with a GPU), tensorflow, wasm, cpu that loads.
+ * plainly. `webgpu` (Dawn, also optional) runs on a GPU through Vulkan: see webgpu.ts.
+ * `wasm` (SIMD) is the embedded default; `cpu` (pure JavaScript) always works. `auto` takes the
+ * first of cuda (only with a GPU), webgpu (only a real GPU), tensorflow, wasm, cpu that loads.
  */
 import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { installWasmMatMul } from './wasm-matmul.js';
+import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine, WebgpuUnavailable } from './webgpu.js';
 
 export const BACKEND_NAMES = ['auto', 'cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -97,13 +99,24 @@ async function loadWasm(): Promise<string> {
   return `WebAssembly SIMD, ${threads} thread${threads === 1 ? '' : 's'}`;
 }
 
-async function loadConcrete(name: ConcreteBackend): Promise<string> {
+async function loadWebgpuBackend(auto: boolean): Promise<string> {
+  // auto: only a real GPU, and without loading Dawn on machines that show no GPU at all
+  if (auto && gpuDeviceNodes().length === 0) throw new BackendUnavailable('webgpu', 'no GPU device (/dev/dri/renderD*, /dev/nvidia0)');
+  try {
+    return webgpuDeviceLine(await loadWebgpu({ requireHardware: auto }));
+  } catch (err) {
+    if (err instanceof WebgpuUnavailable) throw new BackendUnavailable('webgpu', err.reason, err.hint);
+    throw new BackendUnavailable('webgpu', firstLine(err), 'use --backend wasm (the default) or cpu');
+  }
+}
+
+async function loadConcrete(name: ConcreteBackend, auto = false): Promise<string> {
   switch (name) {
     case 'cuda':
     case 'tensorflow':
       return loadTfjsNode(name);
     case 'webgpu':
-      throw new BackendUnavailable('webgpu', 'not supported yet', 'use --backend wasm or cpu');
+      return loadWebgpuBackend(auto);
     case 'wasm':
       return loadWasm();
     case 'cpu':
@@ -112,7 +125,7 @@ async function loadConcrete(name: ConcreteBackend): Promise<string> {
   }
 }
 
-const AUTO_ORDER: ConcreteBackend[] = ['cuda', 'tensorflow', 'wasm', 'cpu'];
+const AUTO_ORDER: ConcreteBackend[] = ['cuda', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export function parseBackendName(name: string): BackendName {
   if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
@@ -125,7 +138,7 @@ export async function selectBackend(requested: BackendName): Promise<BackendRepo
   const order = requested === 'auto' ? AUTO_ORDER : [requested];
   for (const name of order) {
     try {
-      const device = await loadConcrete(name);
+      const device = await loadConcrete(name, requested === 'auto');
       await tf.ready();
       return { name, tfjs: tf.getBackend(), device, skipped };
     } catch (err) {

@@ -1,0 +1,160 @@
+/**
+ * The webgpu backend: @tensorflow/tfjs-backend-webgpu over Dawn's Node binding (the `webgpu`
+ * npm package, which ships its own dawn.node). Both are optional dependencies. Dawn reaches the
+ * GPU through Vulkan on Linux, so it needs the Vulkan loader (libvulkan.so.1) and a driver.
+ *
+ * We pick the adapter ourselves rather than let tfjs-backend-webgpu do it on import, so that we
+ * can report its name and tell a real GPU from a software (fallback) adapter such as SwiftShader
+ * or lavapipe: `auto` takes only a real GPU; `--backend webgpu` takes what Dawn offers and says
+ * so when it is software.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { tf } from '../tf.js';
+
+/** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
+export interface WebgpuAdapter {
+  /** e.g. "NVIDIA H100 80GB HBM3" or "SwiftShader Device (Subzero)" */
+  name: string;
+  vendor: string;
+  /** a CPU/software implementation, not a GPU */
+  fallback: boolean;
+}
+
+export class WebgpuUnavailable extends Error {
+  constructor(
+    readonly reason: string,
+    readonly hint?: string,
+  ) {
+    super(reason);
+  }
+}
+
+interface DawnModule {
+  create(flags: string[]): GpuLike;
+  globals: Record<string, unknown>;
+}
+interface AdapterInfoLike {
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+}
+interface AdapterLike {
+  info?: AdapterInfoLike;
+  isFallbackAdapter?: boolean;
+  features: Set<string>;
+  limits: Record<string, number>;
+  requestDevice(desc?: unknown): Promise<DeviceLike>;
+}
+interface DeviceLike {
+  lost: Promise<{ message?: string }>;
+  destroy(): void;
+}
+interface GpuLike {
+  requestAdapter(opts?: unknown): Promise<AdapterLike | null>;
+}
+
+const HINT =
+  'webgpu needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1); use --backend wasm (the default) or cpu';
+
+async function importOptional(name: string): Promise<unknown> {
+  return import(name);
+}
+
+function isMissing(err: unknown, pkg: string): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && String(e.message).includes(pkg);
+}
+
+/**
+ * Whether this machine shows any GPU device node. `auto` skips webgpu without loading Dawn when
+ * there is none (loading it costs a second and its Vulkan loader prints warnings on stderr).
+ */
+export function gpuDeviceNodes(): string[] {
+  const found: string[] = [];
+  try {
+    for (const f of readdirSync('/dev/dri')) if (f.startsWith('renderD')) found.push(`/dev/dri/${f}`);
+  } catch {
+    /* no DRI */
+  }
+  if (existsSync('/dev/nvidia0')) found.push('/dev/nvidia0');
+  if (existsSync('/dev/dxg')) found.push('/dev/dxg'); // WSL2
+  return found;
+}
+
+function describe(info: AdapterInfoLike): { name: string; vendor: string } {
+  // Dawn gives `device` as a slug of the device's name ("nvidia-h100-80gb-hbm3") and
+  // `description` as the driver's own words; show both when they differ.
+  const device = (info.device || info.architecture || '').trim();
+  const description = (info.description ?? '').trim();
+  const name = device && description && device !== description ? `${device} (${description})` : device || description || 'unnamed adapter';
+  return { name, vendor: (info.vendor ?? '').trim() };
+}
+
+/** Flags worth setting for training: see docs/performance.md (webgpu). */
+function setTrainingFlags(): void {
+  // Small ops whose inputs still sit on the CPU would otherwise run there and read results back.
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+}
+
+let loaded: WebgpuAdapter | undefined;
+
+/**
+ * Load Dawn, choose an adapter, register tfjs's webgpu backend on its device and select it.
+ * Throws WebgpuUnavailable with one clear reason when it cannot.
+ */
+export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<WebgpuAdapter> {
+  if (loaded) {
+    if (opts.requireHardware && loaded.fallback) throw new WebgpuUnavailable(`only a software adapter (${loaded.name})`, HINT);
+    if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailable('the webgpu backend did not initialise');
+    return loaded;
+  }
+  let dawn: DawnModule;
+  try {
+    dawn = (await importOptional('webgpu')) as DawnModule;
+  } catch (err) {
+    if (isMissing(err, 'webgpu')) throw new WebgpuUnavailable('the webgpu package (Dawn) is not installed (an optional dependency)', 'npm install webgpu @tensorflow/tfjs-backend-webgpu');
+    throw new WebgpuUnavailable(`Dawn (the webgpu package) failed to load: ${String((err as Error).message).split('\n')[0]}`, HINT);
+  }
+  // Import tfjs's backend before navigator.gpu exists, so that it does not register a factory of
+  // its own that would pick an adapter behind our back.
+  let backendMod: { WebGPUBackend: new (device: unknown, info: unknown) => unknown };
+  try {
+    backendMod = (await importOptional('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
+  } catch (err) {
+    if (isMissing(err, '@tensorflow/tfjs-backend-webgpu')) throw new WebgpuUnavailable('@tensorflow/tfjs-backend-webgpu is not installed (an optional dependency)', 'npm install @tensorflow/tfjs-backend-webgpu');
+    throw err;
+  }
+  // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
+  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  const gpu = dawn.create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new WebgpuUnavailable('Dawn found no WebGPU adapter (no Vulkan driver, or a driver too old for Dawn)', HINT);
+  const info = adapter.info ?? {};
+  const { name, vendor } = describe(info);
+  const fallback = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
+  const chosen: WebgpuAdapter = { name, vendor, fallback };
+  if (opts.requireHardware && fallback) throw new WebgpuUnavailable(`only a software adapter (${name})`, HINT);
+
+  // tfjs-backend-webgpu checks navigator.gpu when it constructs its backend.
+  const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: unknown };
+  if (!nav.gpu) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+
+  // The device, with the adapter's own limits (the defaults cap buffers at 128-256 MiB).
+  const limits = adapter.limits;
+  const wanted = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'];
+  const requiredLimits = Object.fromEntries(wanted.filter((k) => limits[k] !== undefined).map((k) => [k, limits[k]]));
+  const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  tf.registerBackend('webgpu', () => new backendMod.WebGPUBackend(device, info) as never, 3);
+  setTrainingFlags();
+  if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailable('the webgpu backend did not initialise');
+  loaded = chosen;
+  return chosen;
+}
+
+export function webgpuDeviceLine(a: WebgpuAdapter): string {
+  const who = a.vendor && !a.name.toLowerCase().includes(a.vendor.toLowerCase()) ? `${a.vendor} ${a.name}` : a.name;
+  return a.fallback ? `WebGPU on ${who} (a software adapter on the CPU: slow, for testing only)` : `WebGPU on ${who}`;
+}
