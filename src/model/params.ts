@@ -4,13 +4,23 @@
  * only in this map), e.g. 'encoder.hidden0.kernel' [in, out], 'decoder.out.bias' [out].
  * Initial values come from the model's plan (vae.ts), drawn as PyTorch initialises its layers.
  */
-import { tf, type Variable } from '../tf.js';
+import { tf, type Tensor, type Variable } from '../tf.js';
 
 export type Params = Map<string, Variable>;
 
 /** Add a parameter (trainable by gradient, or a running statistic) with the given values. */
 export function initTensor(params: Params, name: string, shape: number[], values: Float32Array, trainable = true): void {
-  params.set(name, tf.variable(tf.tensor(values, shape), trainable));
+  params.set(name, variableOf(tf.tensor(values, shape), trainable));
+}
+
+/**
+ * A variable holding t's values; t itself is disposed (tf.variable shares t's buffer and keeps
+ * t counted, so without this every initial value stayed alive beside its variable).
+ */
+export function variableOf(t: Tensor, trainable: boolean): Variable {
+  const v = tf.variable(t, trainable);
+  t.dispose();
+  return v;
 }
 
 export function disposeParams(params: Params): void {

@@ -15,7 +15,7 @@ import { VaeError } from '../errors.js';
 import { validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { expectedShapes, isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
-import type { Params } from '../model/params.js';
+import { variableOf, type Params } from '../model/params.js';
 import type { Adam } from '../train/adam.js';
 import type { PartialEpoch } from '../train/loop.js';
 import type { RngState } from '../random.js';
@@ -170,7 +170,7 @@ export function loadRun(dir: string, which: 'last' | 'best' = 'last'): LoadedRun
     if (a.shape.join('x') !== shape.join('x')) {
       throw new VaeError(`checkpoint tensor '${name}' has shape [${a.shape}] but the model needs [${shape}]`);
     }
-    params.set(name, tf.variable(tf.tensor(a.data, a.shape), !isBuffer(name)));
+    params.set(name, variableOf(tf.tensor(a.data, a.shape), !isBuffer(name)));
   }
   const optimizer = new Map<string, NamedArray>();
   for (const [name, a] of arrays) if (name.startsWith('optimizer/')) optimizer.set(name.slice('optimizer/'.length), a);

@@ -7,7 +7,7 @@
  * weights and restored exactly (the step count t travels with it).
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
-import type { Params } from '../model/params.js';
+import { variableOf, type Params } from '../model/params.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -38,8 +38,8 @@ export class Adam {
     let m = this.m.get(name);
     let v = this.v.get(name);
     if (!m || !v) {
-      m = tf.variable(tf.zerosLike(like), false);
-      v = tf.variable(tf.zerosLike(like), false);
+      m = variableOf(tf.zerosLike(like), false);
+      v = variableOf(tf.zerosLike(like), false);
       this.m.set(name, m);
       this.v.set(name, v);
     }
@@ -89,7 +89,7 @@ export class Adam {
       const which = key.slice(slash + 1);
       const target = which === 'm' ? this.m : which === 'v' ? this.v : null;
       if (!target) throw new Error(`unknown optimiser state '${key}'`);
-      target.set(name, tf.variable(tf.tensor(a.data, a.shape), false));
+      target.set(name, variableOf(tf.tensor(a.data, a.shape), false));
     }
   }
 

@@ -182,7 +182,7 @@ export function makeVaeTask(
       if (t.gradClip !== null) {
         const { clipped, norm } = clipByGlobalNorm(gradList, t.gradClip);
         Object.keys(grads).forEach((tfName, k) => byName.set(ours.get(tfName)!, clipped[k]));
-        const withNorm = tf.concat([stats!, tf.reshape(norm, [1])]);
+        const withNorm = tf.tidy(() => tf.concat([stats!, tf.reshape(norm, [1])]));
         tf.dispose([stats!, norm, ...gradList]);
         stats = withNorm;
       } else {
