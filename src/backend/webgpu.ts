@@ -8,8 +8,11 @@
  * or lavapipe: `auto` takes only a real GPU; `--backend webgpu` takes what Dawn offers and says
  * so when it is software.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { tf } from '../tf.js';
+import { RuntimeFailure } from '../errors.js';
 
 /** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
 export interface WebgpuAdapter {
@@ -48,7 +51,9 @@ interface AdapterLike {
   requestDevice(desc?: unknown): Promise<DeviceLike>;
 }
 interface DeviceLike {
-  lost: Promise<{ message?: string }>;
+  lost: Promise<{ message?: string; reason?: string }>;
+  limits: Record<string, number>;
+  onuncapturederror: ((e: { error: { message: string } }) => void) | null;
   destroy(): void;
 }
 interface GpuLike {
@@ -98,6 +103,80 @@ function setTrainingFlags(): void {
   tf.env().set('WEBGPU_CPU_FORWARD', false);
 }
 
+/**
+ * Vulkan's window-system code looks for a Wayland session as it loads and, with no
+ * XDG_RUNTIME_DIR, prints "error: XDG_RUNTIME_DIR is invalid" twice on stderr. We draw nothing on
+ * screen, so give it a private empty folder instead (only when the variable is unset).
+ */
+function quietVulkan(): void {
+  if (process.env.XDG_RUNTIME_DIR) return;
+  const dir = path.join(os.tmpdir(), `vae-runtime-${process.getuid?.() ?? 'user'}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  } catch {
+    /* only cosmetic */
+  }
+}
+
+/**
+ * GPU errors are asynchronous: an invalid pipeline makes a kernel do nothing (wrong numbers, no
+ * exception), and Dawn only reports it to this callback (and prints it). We keep the first one and
+ * fail the next read of any tensor with it, so that no result computed after it is used or saved.
+ */
+let deviceError: string | null = null;
+
+function watchDevice(device: DeviceLike): void {
+  device.onuncapturederror = (e) => {
+    deviceError ??= e.error.message.split('\n')[0].trim();
+  };
+  void device.lost.then((info) => {
+    if (info.reason !== 'destroyed') deviceError ??= `the GPU device was lost: ${info.message ?? 'no reason given'}`;
+  });
+}
+
+interface ReadingBackend {
+  read(dataId: object): Promise<unknown>;
+}
+
+function failOnDeviceErrors(backend: ReadingBackend): ReadingBackend {
+  const read = backend.read.bind(backend);
+  backend.read = async (dataId) => {
+    const values = await read(dataId);
+    if (deviceError) {
+      throw new RuntimeFailure(`the GPU reported an error, so results computed on it cannot be trusted: ${deviceError}`, {
+        hint: 'train on --backend wasm instead, and please report this with `vae backends` output',
+      });
+    }
+    return values;
+  };
+  return backend;
+}
+
+/**
+ * tfjs-backend-webgpu's AddN puts all its inputs in one shader, one storage buffer each, and
+ * WebGPU caps storage buffers per shader (8 by default): gradients summed over more than 7 uses
+ * of a tensor (IWAE with gradient clipping, for one) made an invalid pipeline and silently wrong
+ * gradients. Concat splits its inputs; AddN does not, so we wrap it to sum in chunks.
+ */
+function addNInChunks(maxInputs: number): void {
+  const original = tf.getKernel('AddN', 'webgpu');
+  if (!original || maxInputs < 2) return;
+  type Info = { dataId: object; shape: number[]; dtype: string };
+  type Backend = { disposeData(id: object): void };
+  const kernelFunc = original.kernelFunc as unknown as (args: { inputs: Info[]; backend: Backend }) => Info;
+  const sum = (inputs: Info[], backend: Backend): Info => {
+    if (inputs.length <= maxInputs) return kernelFunc({ inputs, backend });
+    const partials: Info[] = [];
+    for (let i = 0; i < inputs.length; i += maxInputs) partials.push(sum(inputs.slice(i, i + maxInputs), backend));
+    const out = sum(partials, backend);
+    for (const p of partials) backend.disposeData(p.dataId);
+    return out;
+  };
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({ ...original, kernelFunc: (({ inputs, backend }: { inputs: Info[] | Record<string, Info>; backend: Backend }) => sum(Object.values(inputs), backend)) as never });
+}
+
 let loaded: WebgpuAdapter | undefined;
 
 /**
@@ -110,6 +189,7 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
     if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailable('the webgpu backend did not initialise');
     return loaded;
   }
+  quietVulkan();
   let dawn: DawnModule;
   try {
     dawn = (await importOptional('webgpu')) as DawnModule;
@@ -143,11 +223,14 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
 
   // The device, with the adapter's own limits (the defaults cap buffers at 128-256 MiB).
   const limits = adapter.limits;
-  const wanted = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup'];
+  // maxStorageBuffersPerShaderStage too: tfjs's AddN binds one buffer per input (see addNInChunks).
+  const wanted = ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage'];
   const requiredLimits = Object.fromEntries(wanted.filter((k) => limits[k] !== undefined).map((k) => [k, limits[k]]));
   const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  tf.registerBackend('webgpu', () => new backendMod.WebGPUBackend(device, info) as never, 3);
+  watchDevice(device);
+  tf.registerBackend('webgpu', () => failOnDeviceErrors(new backendMod.WebGPUBackend(device, info) as unknown as ReadingBackend) as never, 3);
+  addNInChunks(device.limits.maxStorageBuffersPerShaderStage - 1);
   setTrainingFlags();
   if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailable('the webgpu backend did not initialise');
   loaded = chosen;
