@@ -58,7 +58,7 @@ for (const [name, overrides] of cases) {
       const d = maxRelDiff(values, r.webgpu.params[p]);
       assert.ok(d < 1e-4, `${p} differs by ${d} after 4 steps`);
     }
-    assert.equal(r.leaked.webgpu, 0, 'no tensors left behind on webgpu');
+    assert.equal(r.leaked.webgpu, 0, 'no tensors left behind across webgpu steps');
     // more inputs than a shader may bind: summed in chunks (465 = 1 + 2 + ... + 30)
     assert.deepEqual(r.many.webgpu, r.many.cpu);
     assert.deepEqual(r.many.cpu, Array(6).fill(465));

@@ -177,6 +177,101 @@ function addNInChunks(maxInputs: number): void {
   tf.registerKernel({ ...original, kernelFunc: (({ inputs, backend }: { inputs: Info[] | Record<string, Info>; backend: Backend }) => sum(Object.values(inputs), backend)) as never });
 }
 
+/** What crossed between the CPU and the GPU, counted by wrapping Dawn's entry points. */
+export interface GpuCounters {
+  /** GPU buffer allocations (tfjs's own upload path makes one per upload) */
+  buffersCreated: number;
+  /** tensors uploaded from the CPU (a batch, the noise, every fresh scalar) */
+  uploads: number;
+  uploadBytes: number;
+  /** queue.writeBuffer calls (tfjs writes each kernel's uniforms this way) */
+  writes: number;
+  writeBytes: number;
+  /** command buffers submitted */
+  submits: number;
+  /** readbacks (buffer maps for reading) */
+  readbacks: number;
+  /** compute dispatches (kernels run) */
+  dispatches: number;
+}
+
+const counters: GpuCounters = { buffersCreated: 0, uploads: 0, uploadBytes: 0, writes: 0, writeBytes: 0, submits: 0, readbacks: 0, dispatches: 0 };
+
+/** A copy of the counters so far (all zero until webgpu loads); subtract two to get a step's. */
+export function gpuCounters(): GpuCounters {
+  return { ...counters };
+}
+
+type Proto = Record<string, (...args: never[]) => unknown>;
+
+function count(cls: unknown, method: string, tally: (args: unknown[]) => void): void {
+  const proto = (cls as { prototype?: Proto } | undefined)?.prototype;
+  const original = proto?.[method];
+  if (!proto || typeof original !== 'function') return;
+  proto[method] = function (this: unknown, ...args: never[]) {
+    tally(args);
+    return original.apply(this, args);
+  };
+}
+
+function countTraffic(globals: Record<string, unknown>): void {
+  count(globals.GPUDevice, 'createBuffer', () => counters.buffersCreated++);
+  count(globals.GPUQueue, 'writeBuffer', (a) => {
+    counters.writes++;
+    counters.writeBytes += (a[4] as number | undefined) ?? (a[2] as ArrayBufferView).byteLength ?? 0;
+  });
+  count(globals.GPUQueue, 'submit', () => counters.submits++);
+  count(globals.GPUBuffer, 'mapAsync', () => counters.readbacks++);
+  count(globals.GPUComputePassEncoder, 'dispatchWorkgroups', () => counters.dispatches++);
+}
+
+interface TensorData {
+  resource: unknown;
+  values: ArrayLike<number> | null;
+  dtype: string;
+  shape: number[];
+}
+interface UploadingBackend {
+  tensorMap: { get(id: object): TensorData };
+  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
+  queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
+  uploadToGPU(dataId: object): void;
+}
+
+/**
+ * Uploads through queue.writeBuffer into a pooled buffer. tfjs-backend-webgpu uploads each fresh
+ * tensor (a batch, the noise, a scalar) through a new mapped staging buffer that it destroys
+ * after the next submit: a GPU allocation per upload, the per-op cost that kept steps at ~100 ms
+ * on an H100. writeBuffer goes through Dawn's own reusable staging memory instead. It is safe
+ * for the same reason tfjs's uniform writes are: a buffer from the pool is used by no recorded,
+ * unsubmitted command (tfjs defers releasing those until the submit), and the write is ordered
+ * before every later submit. Other dtypes and empty tensors keep tfjs's own path.
+ */
+function patchUploads(backendClass: { prototype: UploadingBackend }, usage: number, writeBuffer: boolean): void {
+  const proto = backendClass.prototype;
+  const original = proto.uploadToGPU;
+  proto.uploadToGPU = function (this: UploadingBackend, dataId: object) {
+    const data = this.tensorMap.get(dataId);
+    const n = data.shape.reduce((a, b) => a * b, 1);
+    if (data.resource == null && data.values != null) {
+      counters.uploads++;
+      counters.uploadBytes += n * 4;
+    }
+    if (!writeBuffer || data.resource != null || data.values == null || n === 0 || !['float32', 'int32', 'bool'].includes(data.dtype)) {
+      original.call(this, dataId);
+      return;
+    }
+    const values =
+      data.dtype === 'float32'
+        ? data.values instanceof Float32Array ? data.values : Float32Array.from(data.values)
+        : data.values instanceof Int32Array ? data.values : Int32Array.from(data.values);
+    const buffer = this.bufferManager.acquireBuffer(n * 4, usage);
+    this.queue.writeBuffer(buffer, 0, values.buffer, values.byteOffset, n * 4);
+    data.values = null;
+    data.resource = buffer;
+  };
+}
+
 let loaded: WebgpuAdapter | undefined;
 
 /**
@@ -199,7 +294,7 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
   }
   // Import tfjs's backend before navigator.gpu exists, so that it does not register a factory of
   // its own that would pick an adapter behind our back.
-  let backendMod: { WebGPUBackend: new (device: unknown, info: unknown) => unknown };
+  let backendMod: { WebGPUBackend: (new (device: unknown, info: unknown) => unknown) & { prototype: UploadingBackend } };
   try {
     backendMod = (await importOptional('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
   } catch (err) {
@@ -208,6 +303,10 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
   }
   // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
   for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  countTraffic(dawn.globals);
+  const usage = dawn.globals.GPUBufferUsage as { STORAGE: number; COPY_SRC: number; COPY_DST: number };
+  // VAE_WEBGPU_TFJS_UPLOADS=1 keeps tfjs's upload path, to measure the difference
+  patchUploads(backendMod.WebGPUBackend, usage.STORAGE | usage.COPY_SRC | usage.COPY_DST, process.env.VAE_WEBGPU_TFJS_UPLOADS !== '1');
   const gpu = dawn.create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new WebgpuUnavailable('Dawn found no WebGPU adapter (no Vulkan driver, or a driver too old for Dawn)', HINT);

@@ -8,6 +8,7 @@
  */
 import { tf, type Tensor, type Variable } from '../tf.js';
 import { variableOf, type Params } from '../model/params.js';
+import { constant } from '../model/constants.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -51,18 +52,21 @@ export class Adam {
     this.t += 1;
     const bc1 = 1 - this.beta1 ** this.t;
     const bc2 = 1 - this.beta2 ** this.t;
-    const stepSize = this.lr / bc1;
-    const invSqrtBc2 = 1 / Math.sqrt(bc2);
     tf.tidy(() => {
+      // The two values that change every step travel in one tensor (one upload, not two per
+      // parameter); the betas and epsilon are cached constants. Same float32 arithmetic as
+      // plain numbers would give.
+      const [stepSize, invSqrtBc2] = tf.split(tf.tensor1d([this.lr / bc1, 1 / Math.sqrt(bc2)]), 2);
+      const [b1, c1, b2, c2, eps] = [this.beta1, 1 - this.beta1, this.beta2, 1 - this.beta2, this.epsilon].map(constant);
       for (const [name, w] of params) {
         const g = grads.get(name);
         if (!g) continue;
         const [m, v] = this.moments(name, w);
-        const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, c1));
+        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), c2));
         m.assign(m1);
         v.assign(v1);
-        const denom = tf.add(tf.mul(tf.sqrt(v1), invSqrtBc2), this.epsilon);
+        const denom = tf.add(tf.mul(tf.sqrt(v1), invSqrtBc2), eps);
         w.assign(tf.sub(w, tf.mul(tf.div(m1, denom), stepSize)));
       }
     });
