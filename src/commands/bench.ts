@@ -9,6 +9,7 @@ import { loadSplits } from '../data/load.js';
 import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName, type BackendReport } from '../backend/index.js';
 import { Adam } from '../train/adam.js';
 import { createVaeForConfig, makeVaeTask } from '../train/train-vae.js';
+import { gpuCounters, type GpuCounters } from '../backend/webgpu.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 
@@ -24,6 +25,7 @@ interface BenchOptions {
   json?: boolean;
   torch?: string;
   python: string;
+  torchDevice?: string;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -42,6 +44,8 @@ interface BenchRow {
   netTensorsPerStep: number;
   netBytesPerStep: number;
   epochSeconds?: number;
+  /** webgpu only: CPU-GPU traffic per step (uploads, buffer allocations, dispatches, submits, readbacks) */
+  gpuPerStep?: GpuCounters;
 }
 
 interface TorchResult {
@@ -49,6 +53,8 @@ interface TorchResult {
   impl: string;
   threads: number;
   epoch_s?: number;
+  /** cpu or cuda */
+  device: string;
 }
 
 type Cfg = ReturnType<typeof loadConfig>['config'];
@@ -88,8 +94,17 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
   const prof = await tf.profile(async () => {
     (await task.step(0, i++ % steps)).stats.dispose();
   });
+  // CPU-GPU traffic of the training loop's own rhythm (reads every logEvery steps)
+  let gpuPerStep: GpuCounters | undefined;
+  if (report.name === 'webgpu') {
+    const n = Math.max(cfg.train.logEvery, 10);
+    const c0 = gpuCounters();
+    await run(n);
+    const c1 = gpuCounters();
+    gpuPerStep = Object.fromEntries(Object.entries(c1).map(([k, v]) => [k, (v - c0[k as keyof GpuCounters]) / n])) as unknown as GpuCounters;
+  }
   return {
-    info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes },
+    info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
     /** ms per step over n steps */
     async time(n: number): Promise<number> {
       const t0 = performance.now();
@@ -110,11 +125,17 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
   };
 }
 
-function runTorch(opts: BenchOptions, cfg: Cfg, epoch: boolean): TorchResult {
-  const args = [opts.torch!, '--device', 'cpu', '--threads', '2', '--batch', String(cfg.train.batchSize), '--steps', String(opts.steps), '--hidden', String(cfg.model.hidden[0]), '--latent', String(cfg.model.latentDim), ...(epoch ? ['--epoch'] : [])];
+/** PyTorch on the GPU when we time a GPU backend, else on the CPU with 2 threads (our machines' cores). */
+function torchDevice(opts: BenchOptions, names: string[]): string {
+  return opts.torchDevice ?? (names.some((n) => n === 'webgpu' || n === 'cuda') ? 'cuda' : 'cpu');
+}
+
+function runTorch(opts: BenchOptions, cfg: Cfg, epoch: boolean, device: string): TorchResult {
+  const threads = device === 'cpu' ? ['--threads', '2'] : [];
+  const args = [opts.torch!, '--device', device, ...threads, '--batch', String(cfg.train.batchSize), '--steps', String(opts.steps), '--hidden', String(cfg.model.hidden[0]), '--latent', String(cfg.model.latentDim), ...(epoch ? ['--epoch'] : [])];
   const r = spawnSync(opts.python, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<TorchResult, 'device'>), device };
 }
 
 export function registerBench(program: Command): void {
@@ -131,6 +152,7 @@ export function registerBench(program: Command): void {
     .option('--epoch', 'also time one full epoch')
     .option('--torch <script>', 'also run this PyTorch reference (shared/bench/torch_reference.py) in the same run and report the ratio')
     .option('--python <exe>', 'python for --torch', 'python3')
+    .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
     .option('--json', 'print JSON on stdout')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
@@ -159,7 +181,7 @@ export function registerBench(program: Command): void {
           if (opts.torch) {
             // right after, so both see the same machine load
             log.status(`timing the PyTorch reference (run ${r + 1} of ${opts.repeat})`);
-            const t = runTorch(opts, cfg, false);
+            const t = runTorch(opts, cfg, false, torchDevice(opts, names));
             torchRuns.push(t);
             paired.push(runs[r] / t.ms_per_step);
           }
@@ -180,7 +202,7 @@ export function registerBench(program: Command): void {
         let epochS: number | undefined;
         if (opts.epoch) {
           log.status('timing one epoch of the PyTorch reference');
-          const t = runTorch(opts, cfg, true);
+          const t = runTorch(opts, cfg, true, torchDevice(opts, names));
           torchRuns.push(t);
           epochS = t.epoch_s;
         }
@@ -205,13 +227,19 @@ export function registerBench(program: Command): void {
         ...(opts.epoch ? [fmt(x.epochSeconds ?? NaN, 1)] : []),
         ...(torch ? [fmt(ratios.find((r) => r.backend === x.backend)!.ratio)] : []),
       ]);
-      if (torch) body.push([`PyTorch ${torch.impl.replace('pytorch ', '')}`, `CPU, ${torch.threads} threads`, cfg.train.batchSize, fmt(torch.ms_per_step), Math.round((cfg.train.batchSize / torch.ms_per_step) * 1000), '', '', '', ...(opts.epoch ? [fmt(torch.epoch_s ?? NaN, 1)] : []), '1.00']);
+      if (torch) body.push([`PyTorch ${torch.impl.replace('pytorch ', '')}`, torch.device === 'cpu' ? `CPU, ${torch.threads} threads` : torch.device, cfg.train.batchSize, fmt(torch.ms_per_step), Math.round((cfg.train.batchSize / torch.ms_per_step) * 1000), '', '', '', ...(opts.epoch ? [fmt(torch.epoch_s ?? NaN, 1)] : []), '1.00']);
       process.stderr.write(`${renderTable(head, body)}\n`);
       if (opts.repeat > 1) {
         const lines = rows.map((x) => `  ${x.backend}: ms/step ${x.runs.map((v) => fmt(v)).join(' ')}${torch ? `; x PyTorch ${ratios.find((r) => r.backend === x.backend)!.runs.map((v) => fmt(v)).join(' ')}` : ''}`);
         if (torch) lines.push(`  PyTorch: ms/step ${torch.runs.map((v) => fmt(v)).join(' ')}`);
         const note = torch ? '; x PyTorch pairs each run with the PyTorch run right after it' : '';
         process.stderr.write(`each run (the table shows medians${note}):\n${lines.join('\n')}\n`);
+      }
+      for (const x of rows.filter((r) => r.gpuPerStep)) {
+        const g = x.gpuPerStep!;
+        process.stderr.write(
+          `${x.backend} per step: ${fmt(g.uploads, 1)} uploads (${fmt(g.uploadBytes / 1024, 1)} KiB), ${fmt(g.buffersCreated, 1)} GPU buffer allocations, ${fmt(g.dispatches, 1)} dispatches, ${fmt(g.submits, 1)} submits, ${fmt(g.readbacks, 2)} readbacks\n`,
+        );
       }
     });
 }
