@@ -144,7 +144,7 @@ export function registerBench(program: Command): void {
     .description('time training steps per backend (ms/step, examples/s, kernels and bytes per step); optionally against PyTorch')
     .option('-c, --config <file>', 'model and data config (default: the reference mnist.json)', 'mnist.json')
     .option('-s, --set <key=value>', 'override a config key (repeatable)', collect, [])
-    .option('--backend <name|all>', `backend to time: ${BACKEND_NAMES.filter((b) => b !== 'auto').join(', ')}, auto or all (those that load)`, 'auto')
+    .option('--backend <names|all>', `backends to time, comma-separated: ${BACKEND_NAMES.filter((b) => b !== 'auto').join(', ')}, auto; or all (those that load)`, 'auto')
     .option('--batch <size>', 'batch size (default: the config\'s)', intArg('--batch', 1, 65_536))
     .option('--steps <n>', 'timed steps', intArg('--steps', 1, 100_000), 50)
     .option('--warmup <n>', 'untimed steps first', intArg('--warmup', 0, 100_000), 5)
@@ -165,7 +165,7 @@ export function registerBench(program: Command): void {
       const cfg = loadConfig({ config: opts.config, set: [...(opts.set ?? []), ...(opts.batch ? [`train.batchSize=${opts.batch}`] : [])] }).config;
       if (opts.torch && !fs.existsSync(opts.torch)) throw new VaeError(`--torch: '${opts.torch}' does not exist`);
       const names =
-        opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : [parseBackendName(opts.backend)];
+        opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : opts.backend.split(',').map((b) => parseBackendName(b.trim()));
       const rows: BenchRow[] = [];
       const ratios: { backend: string; ratio: number; runs: number[] }[] = [];
       const torchRuns: TorchResult[] = [];
