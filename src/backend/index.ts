@@ -9,6 +9,7 @@
 import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { installWasmMatMul } from './wasm-matmul.js';
+import { firstLine, importOptional, isMissingModule } from './optional.js';
 import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine, WebgpuUnavailable } from './webgpu.js';
 
 export const BACKEND_NAMES = ['auto', 'cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -33,20 +34,6 @@ export class BackendUnavailable extends VaeError {
   ) {
     super(`backend '${backend}' is unavailable: ${reason}`, { hint, exitCode: 2 });
   }
-}
-
-/** Load a module by a name TypeScript need not resolve (optional dependencies). */
-async function importOptional(name: string): Promise<unknown> {
-  return import(name);
-}
-
-function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0].trim();
-}
-
-function isMissingModule(err: unknown, pkg: string): boolean {
-  const e = err as NodeJS.ErrnoException;
-  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && String(e.message).includes(pkg);
 }
 
 const NODE_HINT = 'it installs only where libtensorflow can be downloaded; use --backend wasm (the default) or cpu';

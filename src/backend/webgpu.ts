@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
+import { firstLine, importOptional, isMissingModule } from './optional.js';
 
 /** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
 export interface WebgpuAdapter {
@@ -62,15 +63,6 @@ interface GpuLike {
 
 const HINT =
   'webgpu needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1); use --backend wasm (the default) or cpu';
-
-async function importOptional(name: string): Promise<unknown> {
-  return import(name);
-}
-
-function isMissing(err: unknown, pkg: string): boolean {
-  const e = err as NodeJS.ErrnoException;
-  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && String(e.message).includes(pkg);
-}
 
 /**
  * Whether this machine shows any GPU device node. `auto` skips webgpu without loading Dawn when
@@ -289,8 +281,8 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
   try {
     dawn = (await importOptional('webgpu')) as DawnModule;
   } catch (err) {
-    if (isMissing(err, 'webgpu')) throw new WebgpuUnavailable('the webgpu package (Dawn) is not installed (an optional dependency)', 'npm install webgpu @tensorflow/tfjs-backend-webgpu');
-    throw new WebgpuUnavailable(`Dawn (the webgpu package) failed to load: ${String((err as Error).message).split('\n')[0]}`, HINT);
+    if (isMissingModule(err, 'webgpu')) throw new WebgpuUnavailable('the webgpu package (Dawn) is not installed (an optional dependency)', 'npm install webgpu @tensorflow/tfjs-backend-webgpu');
+    throw new WebgpuUnavailable(`Dawn (the webgpu package) failed to load: ${firstLine(err)}`, HINT);
   }
   // Import tfjs's backend before navigator.gpu exists, so that it does not register a factory of
   // its own that would pick an adapter behind our back.
@@ -298,7 +290,7 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
   try {
     backendMod = (await importOptional('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
   } catch (err) {
-    if (isMissing(err, '@tensorflow/tfjs-backend-webgpu')) throw new WebgpuUnavailable('@tensorflow/tfjs-backend-webgpu is not installed (an optional dependency)', 'npm install @tensorflow/tfjs-backend-webgpu');
+    if (isMissingModule(err, '@tensorflow/tfjs-backend-webgpu')) throw new WebgpuUnavailable('@tensorflow/tfjs-backend-webgpu is not installed (an optional dependency)', 'npm install @tensorflow/tfjs-backend-webgpu');
     throw err;
   }
   // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
