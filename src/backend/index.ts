@@ -10,11 +10,10 @@ import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { installWasmMatMul } from './wasm-matmul.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
-import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine, WebgpuUnavailable } from './webgpu.js';
+import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine } from './webgpu.js';
+import { BackendUnavailable, BACKEND_NAMES, type BackendName, type ConcreteBackend } from './names.js';
 
-export const BACKEND_NAMES = ['auto', 'cuda', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
-export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+export { BackendUnavailable, BACKEND_NAMES, type BackendName, type ConcreteBackend };
 
 export interface BackendReport {
   name: ConcreteBackend;
@@ -24,16 +23,6 @@ export interface BackendReport {
   device: string;
   /** for auto: why earlier choices were passed over */
   skipped: { name: ConcreteBackend; reason: string }[];
-}
-
-export class BackendUnavailable extends VaeError {
-  constructor(
-    readonly backend: ConcreteBackend,
-    readonly reason: string,
-    hint?: string,
-  ) {
-    super(`backend '${backend}' is unavailable: ${reason}`, { hint, exitCode: 2 });
-  }
 }
 
 const NODE_HINT = 'it installs only where libtensorflow can be downloaded; use --backend wasm (the default) or cpu';
@@ -92,7 +81,7 @@ async function loadWebgpuBackend(auto: boolean): Promise<string> {
   try {
     return webgpuDeviceLine(await loadWebgpu({ requireHardware: auto }));
   } catch (err) {
-    if (err instanceof WebgpuUnavailable) throw new BackendUnavailable('webgpu', err.reason, err.hint);
+    if (err instanceof BackendUnavailable) throw err;
     throw new BackendUnavailable('webgpu', firstLine(err), 'use --backend wasm (the default) or cpu');
   }
 }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { tf } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
+import { BackendUnavailable } from './names.js';
 
 /** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
 export interface WebgpuAdapter {
@@ -22,15 +23,6 @@ export interface WebgpuAdapter {
   vendor: string;
   /** a CPU/software implementation, not a GPU */
   fallback: boolean;
-}
-
-export class WebgpuUnavailable extends Error {
-  constructor(
-    readonly reason: string,
-    readonly hint?: string,
-  ) {
-    super(reason);
-  }
 }
 
 interface DawnModule {
@@ -63,6 +55,10 @@ interface GpuLike {
 
 const HINT =
   'webgpu needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1); use --backend wasm (the default) or cpu';
+
+function unavailable(reason: string, hint = HINT): BackendUnavailable {
+  return new BackendUnavailable('webgpu', reason, hint);
+}
 
 /**
  * Whether this machine shows any GPU device node. `auto` skips webgpu without loading Dawn when
@@ -264,49 +260,59 @@ function patchUploads(backendClass: { prototype: UploadingBackend }, usage: numb
   };
 }
 
-let loaded: WebgpuAdapter | undefined;
+type WebGPUBackendClass = (new (device: unknown, info: unknown) => unknown) & { prototype: UploadingBackend };
+
+interface Dawn {
+  gpu: GpuLike;
+  WebGPUBackend: WebGPUBackendClass;
+}
+
+let dawn: Promise<Dawn> | undefined;
 
 /**
- * Load Dawn, choose an adapter, register tfjs's webgpu backend on its device and select it.
- * Throws WebgpuUnavailable with one clear reason when it cannot.
+ * Load Dawn and tfjs's webgpu backend, and patch them, once per process (a retry after a failed
+ * adapter request must not wrap the same methods twice).
  */
-export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<WebgpuAdapter> {
-  if (loaded) {
-    if (opts.requireHardware && loaded.fallback) throw new WebgpuUnavailable(`only a software adapter (${loaded.name})`, HINT);
-    if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailable('the webgpu backend did not initialise');
-    return loaded;
-  }
-  quietVulkan();
-  let dawn: DawnModule;
-  try {
-    dawn = (await importOptional('webgpu')) as DawnModule;
-  } catch (err) {
-    if (isMissingModule(err, 'webgpu')) throw new WebgpuUnavailable('the webgpu package (Dawn) is not installed (an optional dependency)', 'npm install webgpu @tensorflow/tfjs-backend-webgpu');
-    throw new WebgpuUnavailable(`Dawn (the webgpu package) failed to load: ${firstLine(err)}`, HINT);
-  }
-  // Import tfjs's backend before navigator.gpu exists, so that it does not register a factory of
-  // its own that would pick an adapter behind our back.
-  let backendMod: { WebGPUBackend: (new (device: unknown, info: unknown) => unknown) & { prototype: UploadingBackend } };
-  try {
-    backendMod = (await importOptional('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
-  } catch (err) {
-    if (isMissingModule(err, '@tensorflow/tfjs-backend-webgpu')) throw new WebgpuUnavailable('@tensorflow/tfjs-backend-webgpu is not installed (an optional dependency)', 'npm install @tensorflow/tfjs-backend-webgpu');
-    throw err;
-  }
-  // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
-  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-  countTraffic(dawn.globals);
-  const usage = dawn.globals.GPUBufferUsage as { STORAGE: number; COPY_SRC: number; COPY_DST: number };
-  // VAE_WEBGPU_TFJS_UPLOADS=1 keeps tfjs's upload path, to measure the difference
-  patchUploads(backendMod.WebGPUBackend, usage.STORAGE | usage.COPY_SRC | usage.COPY_DST, process.env.VAE_WEBGPU_TFJS_UPLOADS !== '1');
-  const gpu = dawn.create([]);
+function loadDawn(): Promise<Dawn> {
+  dawn ??= (async () => {
+    quietVulkan();
+    let mod: DawnModule;
+    try {
+      mod = (await importOptional('webgpu')) as DawnModule;
+    } catch (err) {
+      if (isMissingModule(err, 'webgpu')) throw unavailable('the webgpu package (Dawn) is not installed (an optional dependency)', 'npm install webgpu @tensorflow/tfjs-backend-webgpu');
+      throw unavailable(`Dawn (the webgpu package) failed to load: ${firstLine(err)}`);
+    }
+    // Import tfjs's backend before navigator.gpu exists, so that it does not register a factory
+    // of its own that would pick an adapter behind our back.
+    let backendMod: { WebGPUBackend: WebGPUBackendClass };
+    try {
+      backendMod = (await importOptional('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
+    } catch (err) {
+      if (isMissingModule(err, '@tensorflow/tfjs-backend-webgpu')) throw unavailable('@tensorflow/tfjs-backend-webgpu is not installed (an optional dependency)', 'npm install @tensorflow/tfjs-backend-webgpu');
+      throw err;
+    }
+    // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
+    for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+    countTraffic(mod.globals);
+    const usage = mod.globals.GPUBufferUsage as { STORAGE: number; COPY_SRC: number; COPY_DST: number };
+    // VAE_WEBGPU_TFJS_UPLOADS=1 keeps tfjs's upload path, to measure the difference
+    patchUploads(backendMod.WebGPUBackend, usage.STORAGE | usage.COPY_SRC | usage.COPY_DST, process.env.VAE_WEBGPU_TFJS_UPLOADS !== '1');
+    return { gpu: mod.create([]), WebGPUBackend: backendMod.WebGPUBackend };
+  })();
+  // a failed load is not cached: it throws the same way next time
+  dawn.catch(() => (dawn = undefined));
+  return dawn;
+}
+
+/** Choose the adapter, open a device on it and register tfjs's webgpu backend there. */
+async function openDevice(): Promise<WebgpuAdapter> {
+  const { gpu, WebGPUBackend } = await loadDawn();
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new WebgpuUnavailable('Dawn found no WebGPU adapter (no Vulkan driver, or a driver too old for Dawn)', HINT);
+  if (!adapter) throw unavailable('Dawn found no WebGPU adapter (no Vulkan driver, or a driver too old for Dawn)');
   const info = adapter.info ?? {};
   const { name, vendor } = describe(info);
   const fallback = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
-  const chosen: WebgpuAdapter = { name, vendor, fallback };
-  if (opts.requireHardware && fallback) throw new WebgpuUnavailable(`only a software adapter (${name})`, HINT);
 
   // tfjs-backend-webgpu checks navigator.gpu when it constructs its backend.
   const nav = ((globalThis as { navigator?: object }).navigator ??= {}) as { gpu?: unknown };
@@ -320,12 +326,24 @@ export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<We
   const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   watchDevice(device);
-  tf.registerBackend('webgpu', () => failOnDeviceErrors(new backendMod.WebGPUBackend(device, info) as unknown as ReadingBackend) as never, 3);
+  tf.registerBackend('webgpu', () => failOnDeviceErrors(new WebGPUBackend(device, info) as unknown as ReadingBackend) as never, 3);
   addNInChunks(device.limits.maxStorageBuffersPerShaderStage - 1);
   setTrainingFlags();
-  if (!(await tf.setBackend('webgpu'))) throw new WebgpuUnavailable('the webgpu backend did not initialise');
-  loaded = chosen;
-  return chosen;
+  return { name, vendor, fallback };
+}
+
+let opened: WebgpuAdapter | undefined;
+
+/**
+ * Load Dawn, open a device on its adapter (once per process) and select tfjs's webgpu backend.
+ * With requireHardware (auto), a software adapter is refused. Throws BackendUnavailable with one
+ * clear reason when it cannot.
+ */
+export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<WebgpuAdapter> {
+  opened ??= await openDevice();
+  if (opts.requireHardware && opened.fallback) throw unavailable(`only a software adapter (${opened.name})`);
+  if (!(await tf.setBackend('webgpu'))) throw unavailable('the webgpu backend did not initialise');
+  return opened;
 }
 
 export function webgpuDeviceLine(a: WebgpuAdapter): string {
