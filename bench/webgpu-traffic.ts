@@ -5,7 +5,7 @@
  *   VK_ICD_FILENAMES=$PWD/.cache/software-vulkan/icd.json npx tsx bench/webgpu-traffic.ts [batch]
  */
 import { tf } from '../src/tf.js';
-import { loadWebgpu, gpuCounters, type GpuCounters } from '../src/backend/webgpu.js';
+import { loadWebgpu, gpuCounters, gpuCountersPerStep } from '../src/backend/webgpu.js';
 import { loadConfig } from '../src/config/load.js';
 import { loadSplits } from '../src/data/load.js';
 import { Adam } from '../src/train/adam.js';
@@ -23,7 +23,7 @@ for (let i = 0; i < 3; i++) (await task.step(0, i)).stats.dispose();
 await tf.tidy(() => tf.zeros([1])).data();
 
 const steps = 5;
-const c0 = gpuCounters();
+const start = gpuCounters();
 const t0 = performance.now();
 const pending: tf.Tensor[] = [];
 for (let i = 0; i < steps; i++) pending.push((await task.step(0, 3 + i)).stats);
@@ -31,8 +31,7 @@ const all = tf.stack(pending);
 await all.data();
 const ms = (performance.now() - t0) / steps;
 tf.dispose([all, ...pending]);
-const c1 = gpuCounters();
-const per = Object.fromEntries(Object.keys(c0).map((k) => [k, (c1[k as keyof GpuCounters] - c0[k as keyof GpuCounters]) / steps]));
+const per = gpuCountersPerStep(start, steps);
 const prof = await tf.profile(async () => (await task.step(0, 10)).stats.dispose());
 const kinds = new Map<string, number>();
 for (const k of prof.kernels) kinds.set(k.name, (kinds.get(k.name) ?? 0) + 1);

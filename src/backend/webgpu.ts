@@ -185,9 +185,16 @@ export interface GpuCounters {
 
 const counters: GpuCounters = { buffersCreated: 0, uploads: 0, uploadBytes: 0, writes: 0, writeBytes: 0, submits: 0, readbacks: 0, dispatches: 0 };
 
-/** A copy of the counters so far (all zero until webgpu loads); subtract two to get a step's. */
+/** A copy of the counters so far (all zero until webgpu loads). */
 export function gpuCounters(): GpuCounters {
   return { ...counters };
+}
+
+/** The mean traffic per step over the `steps` steps run since `start` was taken. */
+export function gpuCountersPerStep(start: GpuCounters, steps: number): GpuCounters {
+  const out = { ...counters };
+  for (const k of Object.keys(out) as (keyof GpuCounters)[]) out[k] = (out[k] - start[k]) / steps;
+  return out;
 }
 
 type Proto = Record<string, (...args: never[]) => unknown>;

@@ -9,7 +9,7 @@ import { loadSplits } from '../data/load.js';
 import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName, type BackendReport } from '../backend/index.js';
 import { Adam } from '../train/adam.js';
 import { createVaeForConfig, makeVaeTask } from '../train/train-vae.js';
-import { gpuCounters, type GpuCounters } from '../backend/webgpu.js';
+import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/webgpu.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 
@@ -98,10 +98,9 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
   let gpuPerStep: GpuCounters | undefined;
   if (report.name === 'webgpu') {
     const n = Math.max(cfg.train.logEvery, 10);
-    const c0 = gpuCounters();
+    const start = gpuCounters();
     await run(n);
-    const c1 = gpuCounters();
-    gpuPerStep = Object.fromEntries(Object.entries(c1).map(([k, v]) => [k, (v - c0[k as keyof GpuCounters]) / n])) as unknown as GpuCounters;
+    gpuPerStep = gpuCountersPerStep(start, n);
   }
   return {
     info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
