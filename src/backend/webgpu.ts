@@ -333,6 +333,7 @@ async function openDevice(): Promise<WebgpuAdapter> {
   const requiredFeatures = ['timestamp-query'].filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   watchDevice(device);
+  openedDevice = device;
   tf.registerBackend('webgpu', () => failOnDeviceErrors(new WebGPUBackend(device, info) as unknown as ReadingBackend) as never, 3);
   addNInChunks(device.limits.maxStorageBuffersPerShaderStage - 1);
   setTrainingFlags();
@@ -340,6 +341,21 @@ async function openDevice(): Promise<WebgpuAdapter> {
 }
 
 let opened: WebgpuAdapter | undefined;
+let openedDevice: DeviceLike | undefined;
+
+/**
+ * The GPU device tfjs runs on, once loadWebgpu has opened it, for code that drives WebGPU
+ * directly (the fused training engine, src/engine/webgpu); undefined before. Typed loosely here
+ * (the engine holds WebGPU's own types).
+ */
+export function webgpuDevice(): unknown {
+  return openedDevice;
+}
+
+/** The first GPU error the device reported, or null: results computed after it cannot be trusted. */
+export function webgpuDeviceError(): string | null {
+  return deviceError;
+}
 
 /**
  * Load Dawn, open a device on its adapter (once per process) and select tfjs's webgpu backend.

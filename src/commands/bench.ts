@@ -8,7 +8,9 @@ import { loadConfig } from '../config/load.js';
 import { loadSplits } from '../data/load.js';
 import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName, type BackendReport } from '../backend/index.js';
 import { Adam } from '../train/adam.js';
-import { createVaeForConfig, makeVaeTask } from '../train/train-vae.js';
+import { createVaeForConfig, makeVaeTask, trainingBinarization, trainStatNames } from '../train/train-vae.js';
+import { fusedTaskFor } from '../train/fused-task.js';
+import type { Log } from '../ui/log.js';
 import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/webgpu.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
@@ -26,6 +28,7 @@ interface BenchOptions {
   torch?: string;
   python: string;
   torchDevice?: string;
+  tfjs?: boolean;
   quiet?: boolean;
   verbose?: boolean;
 }
@@ -69,31 +72,45 @@ const median = (xs: number[]): number => {
  * The config's model on the current backend, warmed up and profiled, ready to time training
  * steps exactly as `vae train` runs them.
  */
-async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
+async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg, log: Log) {
   const train = (await loadSplits(cfg.data, ['train'])).train;
   const vae = createVaeForConfig(cfg, train);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
-  const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(cfg.train.seed, 'eps'));
+  const epsRng = Rng.derive(cfg.train.seed, 'eps');
+  // webgpu: the fused engine, as vae train uses it (--tfjs: tfjs-webgpu op by op)
+  const fused = opts.tfjs ? { task: null, line: '' } : await fusedTaskFor(report, vae, adam, train, cfg, epsRng, { statNames: trainStatNames(cfg), binarize: trainingBinarization(cfg) });
+  if (fused.line) log.info(fused.line);
+  const task = fused.task ?? makeVaeTask(vae, adam, train, cfg, epsRng);
   const steps = task.stepsInEpoch(0);
   const B = Math.min(cfg.train.batchSize, train.n);
   let i = 0;
   const run = async (n: number) => {
     const pending: tf.Tensor[] = [];
+    let unread = 0;
     for (let k = 0; k < n; k++, i++) {
-      pending.push((await task.step(0, i % steps)).stats);
+      const r = await task.step(0, i % steps);
+      if (r.stats) pending.push(r.stats);
+      unread++;
       // read back at the training loop's interval, as training does
-      if (pending.length === cfg.train.logEvery || k === n - 1) {
-        const s = tf.stack(pending);
-        await s.data();
-        tf.dispose([s, ...pending]);
-        pending.length = 0;
+      if (unread === cfg.train.logEvery || k === n - 1) {
+        if (fused.task) {
+          await fused.task.readStats(unread);
+        } else {
+          const s = tf.stack(pending);
+          await s.data();
+          tf.dispose([s, ...pending]);
+          pending.length = 0;
+        }
+        unread = 0;
       }
     }
   };
   await run(opts.warmup);
-  const prof = await tf.profile(async () => {
-    (await task.step(0, i++ % steps)).stats.dispose();
-  });
+  const prof = fused.task
+    ? { kernels: { length: fused.task.engine.dispatchesPerStep }, newTensors: 0, newBytes: 0 }
+    : await tf.profile(async () => {
+        (await task.step(0, i++ % steps)).stats!.dispose();
+      });
   // CPU-GPU traffic of the training loop's own rhythm (reads every logEvery steps)
   let gpuPerStep: GpuCounters | undefined;
   if (report.name === 'webgpu') {
@@ -103,7 +120,7 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
     gpuPerStep = gpuCountersPerStep(start, n);
   }
   return {
-    info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
+    info: { backend: fused.task ? `${report.name} (fused)` : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
     /** ms per step over n steps */
     async time(n: number): Promise<number> {
       const t0 = performance.now();
@@ -118,6 +135,7 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
       return (performance.now() - e0) / 1000;
     },
     dispose(): void {
+      fused.task?.dispose();
       adam.dispose();
       for (const v of vae.params.values()) v.dispose();
     },
@@ -152,6 +170,7 @@ export function registerBench(program: Command): void {
     .option('--torch <script>', 'also run this PyTorch reference (shared/bench/torch_reference.py) in the same run and report the ratio')
     .option('--python <exe>', 'python for --torch', 'python3')
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
+    .option('--tfjs', 'on webgpu: time tfjs-webgpu op by op instead of the fused engine')
     .option('--json', 'print JSON on stdout')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
@@ -171,7 +190,7 @@ export function registerBench(program: Command): void {
       for (const name of names) {
         const report = await selectBackend(name);
         log.status(`preparing ${report.name}: ${opts.warmup} warm-up steps at batch ${cfg.train.batchSize}`);
-        const bench = await prepare(report, opts, cfg);
+        const bench = await prepare(report, opts, cfg, log);
         const runs: number[] = [];
         const paired: number[] = [];
         for (let r = 0; r < opts.repeat; r++) {
@@ -194,7 +213,7 @@ export function registerBench(program: Command): void {
         bench.dispose();
         log.stopStatus();
         rows.push(row);
-        if (opts.torch) ratios.push({ backend: report.name, ratio: median(paired), runs: paired });
+        if (opts.torch) ratios.push({ backend: row.backend, ratio: median(paired), runs: paired });
       }
       let torch: (TorchResult & { runs: number[] }) | null = null;
       if (opts.torch) {

@@ -9,7 +9,8 @@ import { tf, type Tensor } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
 
 export interface StepResult {
-  stats: Tensor;
+  /** batch-mean stats, 1-D and kept; null when the task keeps them itself (readStats) */
+  stats: Tensor | null;
   examples: number;
 }
 
@@ -19,6 +20,11 @@ export interface TrainTask {
   stepsInEpoch(epoch: number): number;
   /** Run optimisation step `index` of `epoch`; returns batch-mean stats (kept, 1-D) and the batch size. */
   step(epoch: number, index: number): StepResult | Promise<StepResult>;
+  /**
+   * For tasks whose steps return stats: null (the fused GPU engine keeps them on the device):
+   * the stats of the last `count` steps, in order, statNames.length values per step.
+   */
+  readStats?(count: number): Promise<ArrayLike<number>>;
 }
 
 export interface Progress {
@@ -104,7 +110,7 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
     const first = resumed?.stepInEpoch ?? 0;
     const sums = Float64Array.from(resumed?.sums ?? names.map(() => 0));
     let examples = resumed?.examples ?? 0;
-    let pending: { stats: Tensor; examples: number }[] = [];
+    let pending: StepResult[] = [];
     const t0 = performance.now() - (resumed?.seconds ?? 0) * 1000;
     let lastReport = t0;
     let examplesSinceReport = 0;
@@ -112,15 +118,20 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
     // one asynchronous read for all pending steps (webgpu in Node has no synchronous reads)
     const drain = async (stepInEpoch: number) => {
       if (pending.length === 0) return;
-      const all = tf.tidy(() => tf.stack(pending.map((p) => p.stats)));
-      const values = await all.data();
-      all.dispose();
+      let values: ArrayLike<number>;
+      if (task.readStats) {
+        values = await task.readStats(pending.length);
+      } else {
+        const all = tf.tidy(() => tf.stack(pending.map((p) => p.stats!)));
+        values = await all.data();
+        all.dispose();
+      }
       const interval = new Float64Array(names.length);
       let intervalN = 0;
       pending.forEach((p, i) => {
         if (p.examples === 0) {
           // a skipped step (train.skipNonFinite): no statistics to count
-          p.stats.dispose();
+          p.stats?.dispose();
           return;
         }
         for (let k = 0; k < names.length; k++) {
@@ -130,7 +141,7 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
           interval[k] += v * p.examples;
         }
         intervalN += p.examples;
-        p.stats.dispose();
+        p.stats?.dispose();
       });
       examples += intervalN;
       pending = [];
@@ -166,7 +177,7 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
         if ((i + 1) % opts.logEvery === 0 || i + 1 === steps) await drain(i + 1);
       }
     } finally {
-      for (const p of pending) p.stats.dispose();
+      for (const p of pending) p.stats?.dispose();
     }
     const verdict = await hooks.onEpochEnd?.({
       epoch,

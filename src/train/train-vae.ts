@@ -28,6 +28,7 @@ import { formatDuration, type Log } from '../ui/log.js';
 import { fmt, streamingTable } from '../ui/table.js';
 import { Adam } from './adam.js';
 import { runLoop, type PartialEpoch, type TrainTask } from './loop.js';
+import { fusedTaskFor } from './fused-task.js';
 
 /** Validation and `vae eval` use this fixed seed for binarisation and noise, so numbers repeat. */
 export const EVAL_SEED = 0;
@@ -121,6 +122,9 @@ export type RngSnapshot = ReturnType<Rng['state']>;
 export interface VaeTask extends TrainTask {
   /** The random streams' state: reparameterisation noise, and the current epoch's binarisation. */
   rngState(): { eps: RngSnapshot; bin: RngSnapshot | null };
+  /** Tasks that train off the model's variables (the fused engine) write their state back into them. */
+  syncModel?(): Promise<void>;
+  dispose?(): void;
 }
 
 /**
@@ -356,9 +360,14 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   writeDataCache(splits, dir, { onWarn });
   const spec = vae.spec;
   const t = cfg.train;
-  const task = makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, ({ epoch, index, skipped }) =>
-    log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`),
-  );
+  // On webgpu, the fused engine for every config it runs (src/engine/webgpu); the start line says which.
+  const fused = await fusedTaskFor(opts.backend, vae, adam, train, cfg, epsRng, { statNames: trainStatNames(cfg), binarize: trainingBinarization(cfg) });
+  if (fused.line) log.info(fused.line);
+  const task: VaeTask =
+    fused.task ??
+    makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, ({ epoch, index, skipped }) =>
+      log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`),
+    );
   const fixedZ = Rng.derive(seed, 'preview-z').fillNormal(new Float32Array(cfg.train.previewSamples * spec.latentDim));
   const previewSet = val.n > 0 ? val : slice(train, 0, 16);
   const binarizeEval = evalBinarizes(cfg);
@@ -391,93 +400,99 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
   let earlyStop: EarlyStop | null = null;
-  const result = await runLoop(
-    task,
-    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
-    {
-      onProgress(p) {
-        const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
-        log.status(
-          `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(-p.stats.bound)}  (recon ${fmt(p.stats.recon)}, ${kl})  ${Math.round(p.examplesPerSec)} ex/s  ETA ${formatDuration(p.epochEtaSec)}`,
-        );
-      },
-      async onEpochEnd(r) {
-        log.status(`epoch ${r.epoch + 1}: validating`);
-        const valResult = val.n > 0 ? await evaluateElbo(vae, val, { seed: EVAL_SEED, binarize: binarizeEval }) : null;
-        const trainElbo = r.stats.recon - r.stats.kl;
-        const steps = task.stepsInEpoch(r.epoch);
-        const m: EpochMetrics = {
-          epoch: r.epoch + 1,
-          step: r.globalStep,
-          train: {
-            elbo: trainElbo,
-            recon: r.stats.recon,
-            kl: r.stats.kl,
-            klWeighted: r.stats.klWeighted,
-            objective: r.stats.bound,
-            loss: -r.stats.bound,
-            ...(r.stats.gradNorm !== undefined ? { gradNorm: r.stats.gradNorm } : {}),
-          },
-          lr: learningRateAt(t, r.epoch, steps - 1, steps),
-          klWeight: klWeightAt(r.globalStep - 1, t.beta, t.warmupEpochs * steps),
-          val: valResult,
-          seconds: r.seconds,
-          examplesPerSec: r.examples / r.seconds,
-          time: new Date().toISOString(),
-        };
-        metrics.push(m);
-        const score = valResult ? valResult.elbo : trainElbo;
-        const improved = !best || score > best.valElbo + t.minDelta;
-        if (improved) best = { epoch: r.epoch + 1, valElbo: score };
-        log.status(`epoch ${r.epoch + 1}: saving`);
-        const meta = { epoch: r.epoch + 1, step: r.globalStep, dataShape: train.shape, rng: { eps: epsRng.state(), bin: null }, partial: null, best };
-        writeFileAtomic(path.join(dir, 'metrics.jsonl'), metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
-        await saveRunCheckpoint(dir, vae, adam, meta);
-        if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
-        await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
-        await writeCurves(dir, metrics);
-        log.stopStatus();
-        if (!log.quiet) {
-          process.stderr.write(
-            `${table.row([
-              m.epoch,
-              fmt(trainElbo),
-              fmt(m.train.recon),
-              fmt(m.train.kl),
-              ...(weighted ? [fmt(m.train.klWeighted)] : []),
-              ...(iw ? [fmt(m.train.objective)] : []),
-              valResult ? fmt(valResult.elbo) : '-',
-              valResult ? fmt(valResult.recon) : '-',
-              valResult ? fmt(valResult.kl) : '-',
-              ...(bpd ? [valResult ? (-valResult.elbo / (spec.inputDim * Math.LN2)).toFixed(3) : '-'] : []),
-              Math.round(m.examplesPerSec),
-              formatDuration(r.seconds),
-            ])}\n`,
+  try {
+    const result = await runLoop(
+      task,
+      { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
+      {
+        onProgress(p) {
+          const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
+          log.status(
+            `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(-p.stats.bound)}  (recon ${fmt(p.stats.recon)}, ${kl})  ${Math.round(p.examplesPerSec)} ex/s  ETA ${formatDuration(p.epochEtaSec)}`,
           );
-        }
-        if (val.n > 0 && outOfPatience(m.epoch, best, t.patience) && m.epoch < t.epochs) {
-          earlyStop = { epoch: m.epoch, best: best!.epoch, bestElbo: best!.valElbo, patience: t.patience! };
-          return 'stop';
-        }
+        },
+        async onEpochEnd(r) {
+          await task.syncModel?.();
+          log.status(`epoch ${r.epoch + 1}: validating`);
+          const valResult = val.n > 0 ? await evaluateElbo(vae, val, { seed: EVAL_SEED, binarize: binarizeEval }) : null;
+          const trainElbo = r.stats.recon - r.stats.kl;
+          const steps = task.stepsInEpoch(r.epoch);
+          const m: EpochMetrics = {
+            epoch: r.epoch + 1,
+            step: r.globalStep,
+            train: {
+              elbo: trainElbo,
+              recon: r.stats.recon,
+              kl: r.stats.kl,
+              klWeighted: r.stats.klWeighted,
+              objective: r.stats.bound,
+              loss: -r.stats.bound,
+              ...(r.stats.gradNorm !== undefined ? { gradNorm: r.stats.gradNorm } : {}),
+            },
+            lr: learningRateAt(t, r.epoch, steps - 1, steps),
+            klWeight: klWeightAt(r.globalStep - 1, t.beta, t.warmupEpochs * steps),
+            val: valResult,
+            seconds: r.seconds,
+            examplesPerSec: r.examples / r.seconds,
+            time: new Date().toISOString(),
+          };
+          metrics.push(m);
+          const score = valResult ? valResult.elbo : trainElbo;
+          const improved = !best || score > best.valElbo + t.minDelta;
+          if (improved) best = { epoch: r.epoch + 1, valElbo: score };
+          log.status(`epoch ${r.epoch + 1}: saving`);
+          const meta = { epoch: r.epoch + 1, step: r.globalStep, dataShape: train.shape, rng: { eps: epsRng.state(), bin: null }, partial: null, best };
+          writeFileAtomic(path.join(dir, 'metrics.jsonl'), metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
+          await saveRunCheckpoint(dir, vae, adam, meta);
+          if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
+          await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
+          await writeCurves(dir, metrics);
+          log.stopStatus();
+          if (!log.quiet) {
+            process.stderr.write(
+              `${table.row([
+                m.epoch,
+                fmt(trainElbo),
+                fmt(m.train.recon),
+                fmt(m.train.kl),
+                ...(weighted ? [fmt(m.train.klWeighted)] : []),
+                ...(iw ? [fmt(m.train.objective)] : []),
+                valResult ? fmt(valResult.elbo) : '-',
+                valResult ? fmt(valResult.recon) : '-',
+                valResult ? fmt(valResult.kl) : '-',
+                ...(bpd ? [valResult ? (-valResult.elbo / (spec.inputDim * Math.LN2)).toFixed(3) : '-'] : []),
+                Math.round(m.examplesPerSec),
+                formatDuration(r.seconds),
+              ])}\n`,
+            );
+          }
+          if (val.n > 0 && outOfPatience(m.epoch, best, t.patience) && m.epoch < t.epochs) {
+            earlyStop = { epoch: m.epoch, best: best!.epoch, bestElbo: best!.valElbo, patience: t.patience! };
+            return 'stop';
+          }
+        },
       },
-    },
-  );
-  log.stopStatus();
-  let stopped: TrainResult['stopped'] = null;
-  if (earlyStop) {
-    const e: EarlyStop = earlyStop;
-    log.info(`stopped early after epoch ${e.epoch}: no better validation ELBO for ${e.patience} epochs; the best was epoch ${e.best} (${fmt(e.bestElbo)}), kept in ${path.join(dir, 'best')}`);
-  }
-  if (result.stopped) {
-    stopped = { epoch: result.epoch, stepInEpoch: result.partial?.stepInEpoch ?? 0, stepsInEpoch: task.stepsInEpoch(result.epoch) };
-    if (result.partial) {
-      // A checkpoint part-way through the epoch: everything needed to continue it exactly.
-      log.status('saving a checkpoint');
-      const rng = task.rngState();
-      await saveRunCheckpoint(dir, vae, adam, { epoch: result.epoch, step: result.globalStep, dataShape: train.shape, rng, partial: result.partial, best });
-      log.stopStatus();
+    );
+    log.stopStatus();
+    let stopped: TrainResult['stopped'] = null;
+    if (earlyStop) {
+      const e: EarlyStop = earlyStop;
+      log.info(`stopped early after epoch ${e.epoch}: no better validation ELBO for ${e.patience} epochs; the best was epoch ${e.best} (${fmt(e.bestElbo)}), kept in ${path.join(dir, 'best')}`);
     }
+    if (result.stopped) {
+      stopped = { epoch: result.epoch, stepInEpoch: result.partial?.stepInEpoch ?? 0, stepsInEpoch: task.stepsInEpoch(result.epoch) };
+      if (result.partial) {
+        // A checkpoint part-way through the epoch: everything needed to continue it exactly.
+        log.status('saving a checkpoint');
+        await task.syncModel?.();
+        const rng = task.rngState();
+        await saveRunCheckpoint(dir, vae, adam, { epoch: result.epoch, step: result.globalStep, dataShape: train.shape, rng, partial: result.partial, best });
+        log.stopStatus();
+      }
+    }
+    return { dir, metrics, stopped, earlyStop };
+  } finally {
+    task.dispose?.();
+    adam.dispose();
   }
-  adam.dispose();
-  return { dir, metrics, stopped, earlyStop };
 }

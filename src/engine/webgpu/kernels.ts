@@ -1,0 +1,540 @@
+/**
+ * The engine's WGSL, generated once per model with every size and offset baked in as a
+ * constant (so no kernel needs a uniform of its own): a tiled matrix product with three
+ * operand layouts and a fused epilogue (bias + activation, the loss and its gradient, a weight
+ * gradient with its bias row, or a gradient times the activation's derivative), and small
+ * kernels for the batch gather, the latent layer, the statistics, the learned sigma's gradient,
+ * the global gradient norm and Adam. Every kernel shares one bind group layout (layout.ts of
+ * the engine) and reads the step's values from the uniform `S` at a dynamic offset.
+ */
+import type { Activation } from '../../model/vae.js';
+import { LOGVAR_RANGE } from '../../model/vae.js';
+import { LOG_SIGMA_RANGE } from '../../model/likelihood.js';
+import { RNG_WGSL } from './rng.js';
+import type { Layer, Plan } from './plan.js';
+
+export interface Kernel {
+  label: string;
+  code: string;
+  /** workgroups to dispatch */
+  groups: [number, number];
+}
+
+/** What the kernels need beside the plan. */
+export interface KernelOptions {
+  likelihood: { kind: 'bernoulli' } | { kind: 'gaussian'; sigma: number | 'learned' | 'learned-per-pixel' };
+  binarize: 'dynamic' | 'none';
+  /** images stored as bytes (4 per word, decoded through a table) rather than float32 words */
+  byteImages: boolean;
+  freeBits: number;
+  gradClip: number | null;
+  adam: { beta1: number; beta2: number; epsilon: number };
+  keys: { binarize: number; eps: number };
+  /** statistics per step (4, or 5 with the gradient norm) */
+  statsWidth: number;
+}
+
+/** A float32 literal (the value rounded to float32 and printed so that it reads back exactly). */
+export function f32(v: number): string {
+  const x = Math.fround(v);
+  if (!Number.isFinite(x)) throw new Error(`not a finite float32: ${v}`);
+  const s = x.toPrecision(9);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+const u = (v: number) => `${v >>> 0}u`;
+
+const HEADER = /* wgsl */ `
+struct Step {
+  rows: u32, start: u32, epoch: u32, gstep: u32,
+  row: u32, pad0: u32, pad1: u32, pad2: u32,
+  klWeight: f32, stepSize: f32, invSqrtBc2: f32, pad3: f32,
+}
+@group(0) @binding(0) var<storage, read_write> P: array<f32>;
+@group(0) @binding(1) var<storage, read_write> G: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ACT: array<f32>;
+@group(0) @binding(3) var<storage, read_write> MV: array<f32>;
+@group(0) @binding(4) var<storage, read> IMG: array<u32>;
+@group(0) @binding(5) var<storage, read> PERM: array<u32>;
+@group(0) @binding(6) var<storage, read_write> ST: array<f32>;
+@group(0) @binding(7) var<uniform> S: Step;
+fn log1p_(y: f32) -> f32 {
+  let v = 1.0 + y;
+  if (v == 1.0) { return y; }
+  return log(v) * (y / (v - 1.0));
+}
+fn sigmoid_(l: f32) -> f32 {
+  if (l >= 0.0) { return 1.0 / (1.0 + exp(-l)); }
+  let e = exp(l);
+  return e / (1.0 + e);
+}
+fn tanh_(v: f32) -> f32 {
+  let e = exp(-2.0 * abs(v));
+  let t = (1.0 - e) / (1.0 + e);
+  return select(-t, t, v >= 0.0);
+}
+`;
+
+function activation(act: Activation | 'linear', v: string): string {
+  switch (act) {
+    case 'linear':
+      return v;
+    case 'relu':
+      return `max(${v}, 0.0)`;
+    case 'tanh':
+      return `tanh_(${v})`;
+    case 'elu':
+      return `select(exp(${v}) - 1.0, ${v}, ${v} >= 0.0)`;
+    case 'leaky_relu':
+      return `select(0.2 * ${v}, ${v}, ${v} >= 0.0)`;
+  }
+}
+
+/** The activation's derivative, from its output y. */
+function activationGrad(act: Activation | 'linear', y: string): string {
+  switch (act) {
+    case 'linear':
+      return '1.0';
+    case 'relu':
+      return `select(0.0, 1.0, ${y} > 0.0)`;
+    case 'tanh':
+      return `(1.0 - ${y} * ${y})`;
+    case 'elu':
+      return `select(${y} + 1.0, 1.0, ${y} >= 0.0)`;
+    case 'leaky_relu':
+      return `select(0.2, 1.0, ${y} > 0.0)`;
+  }
+}
+
+const TILE = 64;
+
+interface Gemm {
+  label: string;
+  M: number;
+  N: number;
+  K: number;
+  /** A(m, k) as a WGSL expression, and whether k is A's contiguous index */
+  a: (m: string, k: string) => string;
+  aKFast: boolean;
+  /** B(k, n), and whether n is B's contiguous index */
+  b: (k: string, n: string) => string;
+  bNFast: boolean;
+  /** statements run for each (m < M, n < N) with the sum in `acc` */
+  epilogue: (m: string, n: string, acc: string) => string;
+  extra?: string;
+}
+
+/**
+ * C = A B over a 64 x 64 tile per workgroup of 16 x 16 threads (4 x 4 outputs each, strided by
+ * 16), K in steps of 16 through workgroup memory; tile loads follow each operand's contiguous
+ * index so that neighbouring threads read neighbouring words.
+ */
+function gemm(g: Gemm): Kernel {
+  const aIdx = g.aKFast ? 'let kk = e % 16u; let mm = e / 16u;' : 'let mm = e % 64u; let kk = e / 64u;';
+  const bIdx = g.bNFast ? 'let nn = e % 64u; let kb = e / 64u;' : 'let kb = e % 16u; let nn = e / 16u;';
+  const code = /* wgsl */ `${HEADER}${g.extra ?? ''}
+const M = ${u(g.M)}; const N = ${u(g.N)}; const K = ${u(g.K)};
+var<workgroup> As: array<f32, 1024>;
+var<workgroup> Bs: array<f32, 1024>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let m0 = wg.y * ${u(TILE)};
+  let n0 = wg.x * ${u(TILE)};
+  var acc: array<f32, 16>;
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+    for (var q = 0u; q < 4u; q++) {
+      let e = li + q * 256u;
+      {
+        ${aIdx}
+        let gm = m0 + mm; let gk = k0 + kk;
+        var v = 0.0;
+        if (gm < M && gk < K) { v = ${g.a('gm', 'gk')}; }
+        As[kk * 64u + mm] = v;
+      }
+      {
+        ${bIdx}
+        let gn = n0 + nn; let gk = k0 + kb;
+        var v = 0.0;
+        if (gn < N && gk < K) { v = ${g.b('gk', 'gn')}; }
+        Bs[kb * 64u + nn] = v;
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      var av: array<f32, 4>;
+      var bv: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { av[i] = As[kk * 64u + lid.y + 16u * i]; }
+      for (var j = 0u; j < 4u; j++) { bv[j] = Bs[kk * 64u + lid.x + 16u * j]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += av[i] * bv[j]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      let m = m0 + lid.y + 16u * i;
+      let n = n0 + lid.x + 16u * j;
+      if (m < M && n < N) {
+        let acc_ = acc[i * 4u + j];
+        ${g.epilogue('m', 'n', 'acc_')}
+      }
+    }
+  }
+}
+`;
+  return { label: g.label, code, groups: [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE)] };
+}
+
+const WG = 64;
+
+/** A kernel over `count` elements (index `i`), on a 2-D grid when one dimension is not enough. */
+function elementwise(label: string, count: number, body: string, extra = ''): Kernel {
+  const groups = Math.ceil(count / WG);
+  const x = Math.min(groups, 65535);
+  const y = Math.ceil(groups / x);
+  const code = /* wgsl */ `${HEADER}${extra}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.y * ${u(x * WG)};
+  if (i >= ${u(count)}) { return; }
+  ${body}
+}
+`;
+  return { label, code, groups: [x, y] };
+}
+
+/** One workgroup of 256 threads with a tree reduction `reduce(li, v)`. */
+function single(label: string, body: string): Kernel {
+  const code = /* wgsl */ `${HEADER}
+var<workgroup> red: array<f32, 256>;
+fn reduce(li: u32, v: f32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] += red[li + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) li: u32) {
+  ${body}
+}
+`;
+  return { label, code, groups: [1, 1] };
+}
+
+/** Every kernel of one training step, in order. */
+export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
+  const { B, D, J, arena: ar } = plan;
+  const out: Kernel[] = [];
+
+  // 1. the batch: rows of the permutation, binarised on the fly
+  const pixel = o.byteImages
+    ? `IMG_LUT[(IMG[idx >> 2u] >> ((idx & 3u) * 8u)) & 0xffu]`
+    : `bitcast<f32>(IMG[idx])`;
+  const lut = o.byteImages ? `var<private> IMG_LUT: array<f32, 256> = array<f32, 256>(${Array.from({ length: 256 }, (_, k) => f32(k / 255)).join(', ')});` : '';
+  const binar = o.binarize === 'dynamic' ? `select(0.0, 1.0, rng_uniform(rng_hash(${u(o.keys.binarize)}, S.epoch, idx)) < p)` : 'p';
+  out.push(
+    elementwise(
+      'gather',
+      B * D,
+      `let b = i / ${u(D)};
+  var v = 0.0;
+  if (b < S.rows) {
+    let idx = PERM[S.start + b] * ${u(D)} + i % ${u(D)};
+    let p = ${pixel};
+    v = ${binar};
+  }
+  ACT[${u(ar.x)} + i] = v;`,
+      `${RNG_WGSL}\n${lut}`,
+    ),
+  );
+
+  // 2. encoder layers: act(x W + b)
+  const forward = (l: Layer) =>
+    gemm({
+      label: `forward ${l.name}`,
+      M: B,
+      N: l.outDim,
+      K: l.inDim,
+      a: (m, k) => `ACT[${u(l.input)} + ${m} * ${u(l.inDim)} + ${k}]`,
+      aKFast: true,
+      b: (k, n) => `P[${u(l.kernel)} + ${k} * ${u(l.outDim)} + ${n}]`,
+      bNFast: true,
+      epilogue: (m, n, acc) => `let v = ${acc} + P[${u(l.bias)} + ${n}];
+        ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}] = ${activation(l.act, 'v')};`,
+    });
+  for (const l of plan.encoder) out.push(forward(l));
+
+  // 3. the latent layer: mu, log sigma^2 (clipped), z = mu + sigma * eps, KL per dimension
+  const H = plan.headDim;
+  const [lvMin, lvMax] = LOGVAR_RANGE.map(f32);
+  out.push(
+    elementwise(
+      'latent',
+      B * J,
+      `let b = i / ${u(J)};
+  let j = i % ${u(J)};
+  var m = 0.0;
+  var l = 0.0;
+  for (var k = 0u; k < ${u(H)}; k++) {
+    let h = ACT[${u(plan.headInput)} + b * ${u(H)} + k];
+    m += h * P[${u(plan.mu.kernel)} + k * ${u(J)} + j];
+    l += h * P[${u(plan.logvar.kernel)} + k * ${u(J)} + j];
+  }
+  m += P[${u(plan.mu.bias)} + j];
+  l += P[${u(plan.logvar.bias)} + j];
+  let lv = clamp(l, ${lvMin}, ${lvMax});
+  let e = rng_normal(${u(o.keys.eps)}, S.gstep, i);
+  ACT[${u(ar.mu)} + i] = m;
+  ACT[${u(ar.logvar)} + i] = l;
+  ACT[${u(ar.eps)} + i] = e;
+  ACT[${u(ar.z)} + i] = m + exp(0.5 * lv) * e;
+  ACT[${u(ar.kl)} + i] = 0.5 * ((m * m + exp(lv)) - (1.0 + lv));`,
+      RNG_WGSL,
+    ),
+  );
+
+  // 4. decoder hidden layers, then the output layer fused with log p(x|z) and its gradient
+  const dec = plan.decoder;
+  for (const l of dec.slice(0, -1)) out.push(forward(l));
+  const last = dec[dec.length - 1];
+  const lik = o.likelihood;
+  const [lsMin, lsMax] = LOG_SIGMA_RANGE.map(f32);
+  let lossBody: string;
+  if (lik.kind === 'bernoulli') {
+    lossBody = `let sp = max(v, 0.0) + log1p_(exp(-abs(v)));
+        lp = x * v - sp;
+        dv = (sigmoid_(v) - x) / f32(S.rows);`;
+  } else {
+    const ls =
+      typeof lik.sigma === 'number' ? f32(Math.log(lik.sigma)) : `clamp(P[${u(plan.logSigma!.offset)}${lik.sigma === 'learned-per-pixel' ? ' + n' : ''}], ${lsMin}, ${lsMax})`;
+    lossBody = `let ls = ${ls};
+        let si = exp(-ls);
+        let zz = (x - v) * si;
+        lp = -0.5 * ((zz * zz + 2.0 * ls) + ${f32(Math.log(2 * Math.PI))});
+        dv = -(zz * si) / f32(S.rows);
+        ACT[${u(ar.sq)} + m * ${u(D)} + n] = select(0.0, zz * zz - 1.0, valid);`;
+  }
+  out.push(
+    gemm({
+      label: 'forward decoder.out with the loss',
+      M: B,
+      N: last.outDim,
+      K: last.inDim,
+      a: (m, k) => `ACT[${u(last.input)} + ${m} * ${u(last.inDim)} + ${k}]`,
+      aKFast: true,
+      b: (k, n) => `P[${u(last.kernel)} + ${k} * ${u(last.outDim)} + ${n}]`,
+      bNFast: true,
+      epilogue: (m, n, acc) => `let v = ${acc} + P[${u(last.bias)} + ${n}];
+        let x = ACT[${u(ar.x)} + ${m} * ${u(D)} + ${n}];
+        let valid = ${m} < S.rows;
+        var lp = 0.0;
+        var dv = 0.0;
+        ${lossBody}
+        ACT[${u(ar.lp)} + ${m} * ${u(D)} + ${n}] = select(0.0, lp, valid);
+        ACT[${u(last.delta)} + ${m} * ${u(last.outDim)} + ${n}] = select(0.0, dv, valid);`,
+    }),
+  );
+
+  // 5. statistics (and the free-bits mask the latent gradient needs)
+  const S = o.statsWidth;
+  const fb = f32(o.freeBits);
+  out.push(
+    single(
+      'statistics',
+      `let n = S.rows;
+  let nf = f32(n);
+  var s = 0.0;
+  for (var i = li; i < n * ${u(D)}; i += 256u) { s += ACT[${u(ar.lp)} + i]; }
+  let recon = reduce(li, s) / nf;
+  var kt = 0.0;
+  var kf = 0.0;
+  for (var j = li; j < ${u(J)}; j += 256u) {
+    var kj = 0.0;
+    for (var b = 0u; b < n; b++) { kj += ACT[${u(ar.kl)} + b * ${u(J)} + j]; }
+    let mj = kj / nf;
+    kt += mj;
+    kf += max(mj, ${fb});
+    ACT[${u(ar.freeMask)} + j] = select(0.0, 1.0, mj >= ${fb});
+  }
+  let kl = reduce(li, kt);
+  let klFree = reduce(li, kf);
+  let klw = ${o.freeBits > 0 ? 'klFree' : 'kl'} * S.klWeight;
+  if (li == 0u) {
+    let r = S.row * ${u(S)};
+    ST[r] = recon;
+    ST[r + 1u] = kl;
+    ST[r + 2u] = klw;
+    ST[r + 3u] = recon - klw;
+  }`,
+    ),
+  );
+
+  // 6. backward through the decoder: weight gradients (bias as an extra row of ones) and deltas
+  const weightGrad = (l: Layer) =>
+    gemm({
+      label: `weight gradient ${l.name}`,
+      M: l.inDim + 1,
+      N: l.outDim,
+      K: B,
+      a: (m, k) => `select(ACT[${u(l.input)} + ${k} * ${u(l.inDim)} + min(${m}, ${u(l.inDim - 1)})], 1.0, ${m} == ${u(l.inDim)})`,
+      aKFast: false,
+      b: (k, n) => `ACT[${u(l.delta)} + ${k} * ${u(l.outDim)} + ${n}]`,
+      bNFast: true,
+      epilogue: (m, n, acc) => `G[${u(l.kernel)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc};`,
+    });
+  const delta = (l: Layer, next: Layer) =>
+    gemm({
+      label: `delta ${l.name}`,
+      M: B,
+      N: l.outDim,
+      K: next.outDim,
+      a: (m, k) => `ACT[${u(next.delta)} + ${m} * ${u(next.outDim)} + ${k}]`,
+      aKFast: true,
+      b: (k, n) => `P[${u(next.kernel)} + ${n} * ${u(next.outDim)} + ${k}]`,
+      bNFast: false,
+      epilogue: (m, n, acc) => `let y = ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}];
+        ACT[${u(l.delta)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc} * ${activationGrad(l.act, 'y')};`,
+    });
+  for (let i = dec.length - 1; i >= 0; i--) {
+    out.push(weightGrad(dec[i]));
+    if (i > 0) out.push(delta(dec[i - 1], dec[i]));
+  }
+
+  // 7. the latent layer's gradient: through z (from the first decoder layer) and the KL
+  const d0 = dec[0];
+  const mask = o.freeBits > 0 ? ` * ACT[${u(ar.freeMask)} + j]` : '';
+  out.push(
+    elementwise(
+      'latent gradient',
+      B * J,
+      `let b = i / ${u(J)};
+  let j = i % ${u(J)};
+  var dz = 0.0;
+  for (var k = 0u; k < ${u(d0.outDim)}; k++) {
+    dz += ACT[${u(d0.delta)} + b * ${u(d0.outDim)} + k] * P[${u(d0.kernel)} + j * ${u(d0.outDim)} + k];
+  }
+  let valid = b < S.rows;
+  let w = S.klWeight / f32(S.rows)${mask};
+  let m = ACT[${u(ar.mu)} + i];
+  let raw = ACT[${u(ar.logvar)} + i];
+  let lv = clamp(raw, ${lvMin}, ${lvMax});
+  let e = ACT[${u(ar.eps)} + i];
+  let dmu = dz + w * m;
+  let inRange = raw >= ${lvMin} && raw <= ${lvMax};
+  let dlv = select(0.0, dz * e * (0.5 * exp(0.5 * lv)) + w * (0.5 * (exp(lv) - 1.0)), inRange);
+  ACT[${u(ar.dlat)} + b * ${u(2 * J)} + j] = select(0.0, dmu, valid);
+  ACT[${u(ar.dlat)} + b * ${u(2 * J)} + ${u(J)} + j] = select(0.0, dlv, valid);`,
+    ),
+  );
+
+  // 8. the heads' weight gradients (mu's block, then logvar's), then back through the encoder
+  const headBlock = (H + 1) * J;
+  out.push(
+    gemm({
+      label: 'weight gradient encoder heads',
+      M: H + 1,
+      N: 2 * J,
+      K: B,
+      a: (m, k) => `select(ACT[${u(plan.headInput)} + ${k} * ${u(H)} + min(${m}, ${u(H - 1)})], 1.0, ${m} == ${u(H)})`,
+      aKFast: false,
+      b: (k, n) => `ACT[${u(ar.dlat)} + ${k} * ${u(2 * J)} + ${n}]`,
+      bNFast: true,
+      epilogue: (m, n, acc) => `G[${u(plan.mu.kernel)} + (${n} / ${u(J)}) * ${u(headBlock)} + ${m} * ${u(J)} + ${n} % ${u(J)}] = ${acc};`,
+    }),
+  );
+  const enc = plan.encoder;
+  for (let i = enc.length - 1; i >= 0; i--) {
+    const l = enc[i];
+    if (i === enc.length - 1) {
+      out.push(
+        gemm({
+          label: `delta ${l.name}`,
+          M: B,
+          N: l.outDim,
+          K: 2 * J,
+          a: (m, k) => `ACT[${u(ar.dlat)} + ${m} * ${u(2 * J)} + ${k}]`,
+          aKFast: true,
+          b: (k, n) => `P[${u(plan.mu.kernel)} + (${k} / ${u(J)}) * ${u(headBlock)} + ${n} * ${u(J)} + ${k} % ${u(J)}]`,
+          bNFast: false,
+          epilogue: (m, n, acc) => `let y = ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}];
+        ACT[${u(l.delta)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc} * ${activationGrad(l.act, 'y')};`,
+        }),
+      );
+    } else {
+      out.push(delta(l, enc[i + 1]));
+    }
+    out.push(weightGrad(l));
+  }
+
+  // 9. a learned sigma's gradient: -(1/n) sum over the batch (and pixels) of (z^2 - 1)
+  if (plan.logSigma && lik.kind === 'gaussian') {
+    const ls = plan.logSigma;
+    const inRange = (r: string) => `${r} >= ${lsMin} && ${r} <= ${lsMax}`;
+    if (ls.size === 1) {
+      out.push(
+        single(
+          'sigma gradient',
+          `var s = 0.0;
+  for (var i = li; i < S.rows * ${u(D)}; i += 256u) { s += ACT[${u(ar.sq)} + i]; }
+  let t = reduce(li, s);
+  if (li == 0u) {
+    let r = P[${u(ls.offset)}];
+    G[${u(ls.offset)}] = select(0.0, -t / f32(S.rows), ${inRange('r')});
+  }`,
+        ),
+      );
+    } else {
+      out.push(
+        elementwise(
+          'sigma gradient',
+          D,
+          `var s = 0.0;
+  for (var b = 0u; b < S.rows; b++) { s += ACT[${u(ar.sq)} + b * ${u(D)} + i]; }
+  let r = P[${u(ls.offset)} + i];
+  G[${u(ls.offset)} + i] = select(0.0, -s / f32(S.rows), ${inRange('r')});`,
+        ),
+      );
+    }
+  }
+
+  // 10. the global gradient norm, for clipping (and the statistics)
+  if (o.gradClip !== null) {
+    out.push(
+      single(
+        'gradient norm',
+        `var s = 0.0;
+  for (var i = li; i < ${u(plan.P)}; i += 256u) { let g = G[i]; s += g * g; }
+  let t = sqrt(reduce(li, s));
+  if (li == 0u) {
+    ACT[${u(ar.norm)}] = t;
+    ST[S.row * ${u(S)} + 4u] = t;
+  }`,
+      ),
+    );
+  }
+
+  // 11. Adam over every parameter at once (PyTorch's rule, the same float32 operations as adam.ts)
+  const a = o.adam;
+  const clip = o.gradClip !== null ? `g = g * (${f32(o.gradClip)} / max(ACT[${u(ar.norm)}], ${f32(o.gradClip)}));` : '';
+  out.push(
+    elementwise(
+      'adam',
+      plan.P,
+      `var g = G[i];
+  ${clip}
+  let m1 = MV[i] * ${f32(a.beta1)} + g * ${f32(1 - a.beta1)};
+  let v1 = MV[${u(plan.P)} + i] * ${f32(a.beta2)} + (g * g) * ${f32(1 - a.beta2)};
+  MV[i] = m1;
+  MV[${u(plan.P)} + i] = v1;
+  let denom = sqrt(v1) * S.invSqrtBc2 + ${f32(a.epsilon)};
+  P[i] = P[i] - (m1 / denom) * S.stepSize;`,
+    ),
+  );
+  return out;
+}

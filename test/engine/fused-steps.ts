@@ -1,0 +1,213 @@
+/**
+ * Child process of test/engine/fused.test.ts (it needs the Vulkan environment from its start):
+ * runs the same training steps through the fused WebGPU engine and through the tfjs cpu
+ * backend, from the same initial weights, with the same batches and noise (the engine's own
+ * counter-based draws, reproduced in JavaScript by src/engine/webgpu/rng.ts), and prints both
+ * results as JSON on stdout.
+ *   node --import tsx test/engine/fused-steps.ts '<config overrides as JSON>'
+ */
+/// <reference types="@webgpu/types" />
+import { tf } from '../../src/tf.js';
+import { loadWebgpu, webgpuDevice, gpuCounters } from '../../src/backend/webgpu.js';
+import { Rng } from '../../src/random.js';
+import { Adam } from '../../src/train/adam.js';
+import { clipByGlobalNorm } from '../../src/train/clip.js';
+import { learningRateAt } from '../../src/train/schedule.js';
+import { defaultConfig, type Config } from '../../src/config/schema.js';
+import { createVaeForConfig, trainingBinarization, trainStatNames } from '../../src/train/train-vae.js';
+import { makeFusedTask } from '../../src/train/fused-task.js';
+import { fillRows, staticRng } from '../../src/data/batches.js';
+import { klWeightAt, trainingObjective } from '../../src/model/objective.js';
+import { trainableParams } from '../../src/model/vae.js';
+import { hash3, normalAt, STREAM, streamKey, uniform01 } from '../../src/engine/webgpu/rng.js';
+import type { ImageSet } from '../../src/data/dataset.js';
+
+interface Over {
+  model?: Partial<Config['model']>;
+  train?: Partial<Config['train']>;
+  data?: Partial<Config['data']>;
+  n?: number;
+  steps?: number;
+  greyscale?: boolean;
+}
+const over = JSON.parse(process.argv[2] ?? '{}') as Over;
+const shape: [number, number, number] = [6, 6, 1];
+const D = 36;
+const n = over.n ?? 40;
+// greyscale intensities k/255 (the engine stores them as bytes), or arbitrary floats
+const images = new Float32Array(n * D);
+const rng = Rng.derive(3, 'images');
+for (let i = 0; i < images.length; i++) images[i] = over.greyscale === false ? rng.uniform() : Math.round(rng.uniform() * 255 * ((i % D) / D)) / 255;
+const set: ImageSet = { images, labels: null, n, shape };
+const base = defaultConfig();
+const cfg: Config = {
+  ...base,
+  data: { ...base.data, ...over.data },
+  model: { ...base.model, hidden: [16], latentDim: 4, ...over.model },
+  train: { ...base.train, batchSize: 16, logEvery: 3, ...over.train },
+};
+const STEPS = over.steps ?? 6;
+const stepsPerEpoch = Math.ceil(n / cfg.train.batchSize);
+
+/** The batch the engine gathers for step i of an epoch, and the noise it draws. */
+function batchAt(epoch: number, i: number): { x: Float32Array; eps: Float32Array; rows: number } {
+  const order = Rng.derive(cfg.train.seed, 'order', epoch).permutation(n);
+  const start = i * cfg.train.batchSize;
+  const rows = Math.min(cfg.train.batchSize, n - start);
+  const x = new Float32Array(rows * D);
+  const mode = trainingBinarization(cfg);
+  const key = streamKey(cfg.train.seed, STREAM.binarize);
+  for (let r = 0; r < rows; r++) {
+    const ex = order[start + r];
+    if (mode === 'static') fillRows(x.subarray(r * D, (r + 1) * D), set, [ex], staticRng(cfg.train.seed, ex));
+    else for (let d = 0; d < D; d++) {
+      const p = images[ex * D + d];
+      x[r * D + d] = mode === 'dynamic' ? (uniform01(hash3(key, epoch, ex * D + d)) < p ? 1 : 0) : p;
+    }
+  }
+  const J = cfg.model.latentDim;
+  const ekey = streamKey(cfg.train.seed, STREAM.eps);
+  const g = epoch * stepsPerEpoch + i;
+  const eps = Float32Array.from({ length: rows * J }, (_, k) => normalAt(ekey, g, k));
+  return { x, eps, rows };
+}
+
+const position = (s: number) => ({ epoch: Math.floor(s / stepsPerEpoch), i: s % stepsPerEpoch });
+
+/** The cpu reference: makeVaeTask's step, on the engine's batches and noise. */
+async function cpu() {
+  await tf.setBackend('cpu');
+  const vae = createVaeForConfig(cfg, set);
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const trainable = trainableParams(vae);
+  const names = [...trainable.keys()];
+  const stats: number[][] = [];
+  const grads: Record<string, number[]> = {};
+  const t = cfg.train;
+  for (let s = 0; s < STEPS; s++) {
+    const { epoch, i } = position(s);
+    const { x, eps, rows } = batchAt(epoch, i);
+    const J = cfg.model.latentDim;
+    const xT = tf.tensor2d(x, [rows, D]);
+    const eT = tf.tensor2d(eps, [rows, J]);
+    const objective = { klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, t.warmupEpochs * stepsPerEpoch), freeBits: t.freeBits, iwSamples: 1 };
+    adam.lr = learningRateAt(t, epoch, i, stepsPerEpoch);
+    let st: tf.Tensor | undefined;
+    const { value, grads: g } = tf.variableGrads(() => {
+      const r = trainingObjective(vae, xT, eT, objective);
+      st = tf.keep(r.stats);
+      return r.loss;
+    }, [...trainable.values()]);
+    const gl = names.map((nm) => g[trainable.get(nm)!.name]);
+    if (s === 0) for (let k = 0; k < names.length; k++) grads[names[k]] = Array.from(await gl[k].data());
+    let use = gl;
+    const row = Array.from(await st!.data());
+    if (t.gradClip !== null) {
+      const c = clipByGlobalNorm(gl, t.gradClip);
+      use = c.clipped;
+      row.push((await c.norm.data())[0]);
+      c.norm.dispose();
+    }
+    stats.push(row);
+    adam.apply(trainable, new Map(names.map((nm, k) => [nm, use[k]])));
+    tf.dispose([value, xT, eT, st!, ...gl, ...(use === gl ? [] : use)]);
+  }
+  const params: Record<string, number[]> = {};
+  for (const [name, v] of vae.params) params[name] = Array.from(await v.data());
+  return { stats, params, grads };
+}
+
+/** The fused engine, through the same task `vae train` uses. */
+async function engine() {
+  await loadWebgpu({ requireHardware: false });
+  const vae = createVaeForConfig(cfg, set);
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), { statNames: trainStatNames(cfg), binarize: trainingBinarization(cfg) }, webgpuDevice() as GPUDevice, {
+    stepsPerSubmit: over.train?.logEvery ?? 4,
+  });
+  const c0 = gpuCounters();
+  const stats: number[][] = [];
+  let unread = 0;
+  const plan = task.engine.plan;
+  const grads: Record<string, number[]> = {};
+  for (let s = 0; s < STEPS; s++) {
+    const { epoch, i } = position(s);
+    task.step(epoch, i);
+    unread++;
+    if (unread === cfg.train.logEvery || s === STEPS - 1 || s === 0) {
+      const v = await task.readStats(unread);
+      for (let k = 0; k < unread; k++) stats.push(Array.from(v.subarray(k * task.engine.statsWidth, (k + 1) * task.engine.statsWidth)));
+      unread = 0;
+    }
+    if (s === 0) {
+      // the first step's gradient, from the same weights as cpu's
+      const g = await task.engine.readBuffer('grads', 0, plan.P);
+      for (const p of plan.params) grads[p.name] = Array.from(g.subarray(p.offset, p.offset + p.size));
+    }
+  }
+  const c1 = gpuCounters();
+  await task.syncModel();
+  const params: Record<string, number[]> = {};
+  for (const [name, v] of vae.params) params[name] = Array.from(await v.data());
+  const adamState = await adam.state();
+  task.dispose();
+  return {
+    stats,
+    params,
+    grads,
+    adamT: adam.t,
+    moments: adamState.arrays.length,
+    counts: { ...task.engine.counts, dawnDispatches: c1.dispatches - c0.dispatches, dawnSubmits: c1.submits - c0.submits },
+    kernels: task.engine.kernelLabels,
+  };
+}
+
+/**
+ * A finite-difference check of the engine's own gradient: the loss of one step (learning rate 0,
+ * so nothing moves) at w + h e_k and w - h e_k, for a few coordinates k of every parameter. The
+ * noise and binarisation are functions of the step counter, so both evaluations see the same draws.
+ */
+async function finiteDifferences() {
+  await loadWebgpu({ requireHardware: false });
+  const vae = createVaeForConfig(cfg, set);
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), { statNames: trainStatNames(cfg), binarize: trainingBinarization(cfg) }, webgpuDevice() as GPUDevice);
+  const e = task.engine;
+  const plan = e.plan;
+  const w0 = (await e.readState()).params;
+  e.setOrder(Rng.derive(cfg.train.seed, 'order', 0).permutation(n));
+  const rows = Math.min(cfg.train.batchSize, n);
+  const values = { rows, start: 0, epoch: 0, globalStep: 0, klWeight: cfg.train.beta, stepSize: 0, invSqrtBc2: 1 };
+  const lossAt = async (w: Float32Array) => {
+    e.writeState(w);
+    e.step(values);
+    return -(await e.readStats())[3];
+  };
+  await lossAt(w0);
+  const g = await e.readBuffer('grads', 0, plan.P);
+  const h = 1e-2;
+  const checks: { name: string; index: number; analytic: number; numeric: number }[] = [];
+  const pick = Rng.derive(5, 'fd');
+  for (const p of plan.params) {
+    for (let c = 0; c < Math.min(4, p.size); c++) {
+      const k = p.offset + Math.floor(pick.uniform() * p.size);
+      const w = Float32Array.from(w0);
+      w[k] = w0[k] + h;
+      const up = await lossAt(w);
+      w[k] = w0[k] - h;
+      const down = await lossAt(w);
+      checks.push({ name: p.name, index: k - p.offset, analytic: g[k], numeric: (up - down) / (2 * h) });
+    }
+  }
+  task.dispose();
+  return checks;
+}
+
+if (process.argv[3] === 'fd') {
+  const checks = await finiteDifferences();
+  process.stdout.write(JSON.stringify({ checks }), () => process.exit(0));
+} else {
+  const ref = await cpu();
+  const gpu = await engine();
+  process.stdout.write(JSON.stringify({ cpu: ref, engine: gpu }), () => process.exit(0));
+}
