@@ -109,7 +109,7 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg, log:
   const prof = fused.task
     ? { kernels: { length: fused.task.engine.dispatchesPerStep }, newTensors: 0, newBytes: 0 }
     : await tf.profile(async () => {
-        (await task.step(0, i++ % steps)).stats!.dispose();
+        (await task.step(0, i++ % steps)).stats?.dispose();
       });
   // CPU-GPU traffic of the training loop's own rhythm (reads every logEvery steps)
   let gpuPerStep: GpuCounters | undefined;

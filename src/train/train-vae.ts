@@ -27,7 +27,7 @@ import { versions } from '../version.js';
 import { formatDuration, type Log } from '../ui/log.js';
 import { fmt, streamingTable } from '../ui/table.js';
 import { Adam } from './adam.js';
-import { runLoop, type PartialEpoch, type TrainTask } from './loop.js';
+import { runLoop, type PartialEpoch, type StepResult, type TrainTask } from './loop.js';
 import { fusedTaskFor } from './fused-task.js';
 
 /** Validation and `vae eval` use this fixed seed for binarisation and noise, so numbers repeat. */
@@ -127,6 +127,11 @@ export interface VaeTask extends TrainTask {
   dispose?(): void;
 }
 
+/** A task whose steps return their stats as a tensor (makeVaeTask's, on every tfjs backend). */
+export interface TensorVaeTask extends VaeTask {
+  step(epoch: number, index: number): (StepResult & { stats: Tensor }) | Promise<StepResult & { stats: Tensor }>;
+}
+
 /**
  * One optimisation step, as a closure over the model, optimiser and data. `resume.bin` continues
  * the binarisation stream of epoch `resume.epoch` from a checkpoint taken part-way through it;
@@ -140,7 +145,7 @@ export function makeVaeTask(
   epsRng: Rng,
   resume?: { epoch: number; bin: RngSnapshot | null },
   onSkip?: (info: { epoch: number; index: number; skipped: number }) => void,
-): VaeTask {
+): TensorVaeTask {
   const t = cfg.train;
   const B = t.batchSize;
   const D = dimOf(train);

@@ -47,7 +47,7 @@ const u = (v: number) => `${v >>> 0}u`;
 const HEADER = /* wgsl */ `
 struct Step {
   rows: u32, start: u32, epoch: u32, gstep: u32,
-  row: u32, pad0: u32, pad1: u32, pad2: u32,
+  row: u32, zero: u32, pad1: u32, pad2: u32,
   klWeight: f32, stepSize: f32, invSqrtBc2: f32, pad3: f32,
 }
 @group(0) @binding(0) var<storage, read_write> P: array<f32>;
@@ -133,13 +133,15 @@ function gemm(g: Gemm): Kernel {
   const aIdx = g.aKFast ? 'let kk = e % 16u; let mm = e / 16u;' : 'let mm = e % 64u; let kk = e / 64u;';
   const bIdx = g.bNFast ? 'let nn = e % 64u; let kb = e / 64u;' : 'let kb = e % 16u; let nn = e / 16u;';
   const code = /* wgsl */ `${HEADER}${g.extra ?? ''}
-const M = ${u(g.M)}; const N = ${u(g.N)}; const K = ${u(g.K)};
+const M = ${u(g.M)}; const N = ${u(g.N)};
 var<workgroup> As: array<f32, 1024>;
 var<workgroup> Bs: array<f32, 1024>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let m0 = wg.y * ${u(TILE)};
   let n0 = wg.x * ${u(TILE)};
+  // S.zero is 0: a trip count known only at run time, so that no compiler unrolls the loop
+  let K = ${u(g.K)} + S.zero;
   var acc: array<f32, 16>;
   for (var k0 = 0u; k0 < K; k0 += 16u) {
     for (var q = 0u; q < 4u; q++) {
@@ -281,7 +283,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   let j = i % ${u(J)};
   var m = 0.0;
   var l = 0.0;
-  for (var k = 0u; k < ${u(H)}; k++) {
+  for (var k = 0u; k < ${u(H)} + S.zero; k++) {
     let h = ACT[${u(plan.headInput)} + b * ${u(H)} + k];
     m += h * P[${u(plan.mu.kernel)} + k * ${u(J)} + j];
     l += h * P[${u(plan.logvar.kernel)} + k * ${u(J)} + j];
@@ -416,7 +418,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       `let b = i / ${u(J)};
   let j = i % ${u(J)};
   var dz = 0.0;
-  for (var k = 0u; k < ${u(d0.outDim)}; k++) {
+  for (var k = 0u; k < ${u(d0.outDim)} + S.zero; k++) {
     dz += ACT[${u(d0.delta)} + b * ${u(d0.outDim)} + k] * P[${u(d0.kernel)} + j * ${u(d0.outDim)} + k];
   }
   let valid = b < S.rows;
@@ -509,7 +511,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       single(
         'gradient norm',
         `var s = 0.0;
-  for (var i = li; i < ${u(plan.P)}; i += 256u) { let g = G[i]; s += g * g; }
+  for (var i = li; i < ${u(plan.P)} + S.zero; i += 256u) { let g = G[i]; s += g * g; }
   let t = sqrt(reduce(li, s));
   if (li == 0u) {
     ACT[${u(ar.norm)}] = t;
