@@ -21,6 +21,8 @@ import { klWeightAt, trainingObjective } from '../../src/model/objective.js';
 import { trainableParams } from '../../src/model/vae.js';
 import { hash3, normalAt, STREAM, streamKey, uniform01 } from '../../src/engine/webgpu/rng.js';
 import type { ImageSet } from '../../src/data/dataset.js';
+import { loadConfig } from '../../src/config/load.js';
+import { loadSplits } from '../../src/data/load.js';
 
 interface Over {
   model?: Partial<Config['model']>;
@@ -203,7 +205,41 @@ async function finiteDifferences() {
   return checks;
 }
 
-if (process.argv[3] === 'fd') {
+/**
+ * Dispatches and submits per step as `vae train` runs the engine: the reference config's kernel
+ * count at batch 128, and Dawn's own submit count over 40 steps read every train.logEvery (20).
+ */
+async function counts() {
+  await loadWebgpu({ requireHardware: false });
+  const ref = loadConfig({ config: 'mnist.json', set: ['data.limit=256'] }).config;
+  const train = (await loadSplits(ref.data, ['train'])).train;
+  const vae = createVaeForConfig(ref, train);
+  const adam = new Adam({ learningRate: ref.train.learningRate });
+  const shapeOf = (c: Config) => ({ statNames: trainStatNames(c), binarize: trainingBinarization(c) });
+  const big = await makeFusedTask(vae, adam, train, ref, Rng.derive(1, 'eps'), shapeOf(ref), webgpuDevice() as GPUDevice);
+  const reference = { batch: big.engine.plan.B, dispatchesPerStep: big.engine.dispatchesPerStep, kernels: big.engine.kernelLabels };
+  big.dispose();
+  // 40 steps inside one epoch (an epoch's start submits what is recorded before the new order)
+  const small = { ...cfg, train: { ...cfg.train, logEvery: 20 } };
+  const many: ImageSet = { ...set, images: new Float32Array(41 * 16 * D).map((_, k) => images[k % images.length]), n: 41 * 16 };
+  const task = await makeFusedTask(createVaeForConfig(small, many), new Adam({ learningRate: 1e-3 }), many, small, Rng.derive(1, 'eps'), shapeOf(small), webgpuDevice() as GPUDevice);
+  task.step(0, 0);
+  await task.readStats(1);
+  const c0 = gpuCounters();
+  const steps = 40;
+  for (let s = 1; s <= steps; s++) {
+    task.step(0, s);
+    if (s % 20 === 0) await task.readStats(20);
+  }
+  const c1 = gpuCounters();
+  task.dispose();
+  return { reference, loop: { steps, dispatches: c1.dispatches - c0.dispatches, submits: c1.submits - c0.submits, readbacks: c1.readbacks - c0.readbacks, writes: c1.writes - c0.writes, buffersCreated: c1.buffersCreated - c0.buffersCreated } };
+}
+
+if (process.argv[3] === 'counts') {
+  const r = await counts();
+  process.stdout.write(JSON.stringify(r), () => process.exit(0));
+} else if (process.argv[3] === 'fd') {
   const checks = await finiteDifferences();
   process.stdout.write(JSON.stringify({ checks }), () => process.exit(0));
 } else {

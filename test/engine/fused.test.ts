@@ -89,3 +89,56 @@ for (const [name, overrides] of [
     assert.ok(names.size >= 10, `every parameter checked: ${[...names].join(', ')}`);
   });
 }
+
+test('fused engine: at most 25 dispatches per step for the reference config at batch 128, at most 1/16 submits per step', { skip }, () => {
+  const r = child({}, 'counts');
+  assert.equal(r.reference.batch, 128);
+  assert.ok(r.reference.dispatchesPerStep <= 25, `${r.reference.dispatchesPerStep} dispatches: ${r.reference.kernels.join(', ')}`);
+  const { steps, dispatches, submits, readbacks, buffersCreated } = r.loop;
+  assert.ok(submits / steps <= 1 / 16, `${submits} submits in ${steps} steps`);
+  assert.equal(readbacks, 2, 'one readback per train.logEvery steps');
+  assert.equal(buffersCreated, 0, 'no GPU allocation inside the loop');
+  assert.ok(dispatches > 0 && dispatches % steps === 0, `${dispatches} dispatches in ${steps} steps`);
+});
+
+test('vae train --backend webgpu: the fused engine (said on the start line), exact --resume, and sample/eval/--resume on cpu read its runs', { skip }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-engine-'));
+  const common = ['--config', 'folder-example.json', '--set', 'train.previewSamples=4'];
+  const train = (out: string, ...args: string[]) => {
+    const r = runVae(['train', ...common, ...args, '--out', out], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stderr;
+  };
+  const full = path.join(dir, 'full');
+  const said = train(full, '--backend', 'webgpu', '--set', 'train.epochs=2');
+  assert.match(said, /engine: fused WebGPU kernels \(14 dispatches per step/);
+  const m = runMetrics(full);
+  assert.equal(m.length, 2);
+  assert.ok(m.every((e) => Number.isFinite(e.val.elbo) && Number.isFinite(e.train.elbo)));
+
+  // one epoch, then --resume (on the run's backend, webgpu): the same numbers as uninterrupted
+  const split = path.join(dir, 'split');
+  train(split, '--backend', 'webgpu', '--set', 'train.epochs=1');
+  const resumed = runVae(['train', '--resume', split, '--set', 'train.epochs=2'], { cwd: dir, env });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /engine: fused WebGPU/);
+  assert.deepEqual(runMetrics(split), m, 'a resumed engine run continues exactly');
+
+  // the run is an ordinary run: sample, eval and --resume on cpu
+  const s = runVae(['sample', '--run', full, '--n', '4', '--backend', 'cpu'], { cwd: dir });
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(s.stdout.subarray(1, 4).toString(), 'PNG');
+  const ev = runVae(['eval', '--run', full, '--backend', 'cpu', '--samples', '2', '--json', '--split', 'val'], { cwd: dir });
+  assert.equal(ev.code, 0, ev.stderr);
+  const e = JSON.parse(ev.stdout.toString().trim().split('\n')[0]);
+  assert.ok(Math.abs(e.elbo - m[1].val.elbo) < 1e-3 * Math.abs(e.elbo), `eval on cpu ${e.elbo}, training's validation ${m[1].val.elbo}`);
+  const onCpu = runVae(['train', '--resume', full, '--set', 'train.epochs=3', '--backend', 'cpu', '--quiet'], { cwd: dir });
+  assert.equal(onCpu.code, 0, onCpu.stderr);
+  assert.equal(runMetrics(full).length, 3);
+
+  // what the engine does not run falls back to tfjs-webgpu, saying why
+  const iw = runVae(['train', ...common, '--backend', 'webgpu', '--set', 'train.epochs=1', '--set', 'train.iwSamples=2', '--out', path.join(dir, 'iw')], { cwd: dir, env });
+  assert.equal(iw.code, 0, iw.stderr);
+  assert.match(iw.stderr, /engine: tfjs-webgpu, op by op \(the fused WebGPU engine does not run this config: IWAE training/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
