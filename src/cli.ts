@@ -15,6 +15,7 @@ import { registerDecode } from './commands/decode.js';
 import { registerReconstruct } from './commands/reconstruct.js';
 import { registerBench } from './commands/bench.js';
 import { registerExport } from './commands/export.js';
+import { registerExplore } from './commands/explore.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerBackends(program);
   registerBench(program);
   registerExport(program);
+  registerExplore(program);
   return program;
 }
 
