@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { exportRun } from '../export/export-run.js';
-import { buildTestMap } from '../serve/test-map.js';
+import { buildTestMap, type TestMap } from '../serve/test-map.js';
+import type { LoadedRun } from '../run/run.js';
 import { exploreRoutes } from '../serve/explore-routes.js';
-import { serve } from '../serve/server.js';
+import { serve, type Content } from '../serve/server.js';
 import type { Log } from '../ui/log.js';
 import { addBackendOption, addRunOptions, intArg, makeLog, openRun, writeStdout, type CommonOptions } from './options.js';
 
@@ -51,11 +52,23 @@ export function registerExplore(program: Command): void {
     );
   addBackendOption(addRunOptions(cmd)).action(async (opts: ExploreOptions) => {
     const log = makeLog(opts);
-    const { dir, run } = await openRun(opts, log);
-    const { files } = await exportRun(run, opts.best ? 'best' : 'last', ['encoder', 'decoder']);
-    log.info(`encoding up to ${opts.limit} test images for the map...`);
-    const { map, images } = await buildTestMap(run, opts.limit);
-    const server = await serve(exploreRoutes(files, map, images), opts.port);
+    // Listen first, so that a taken port is said at once; the content is added when it is ready.
+    const routes = new Map<string, Content>();
+    const server = await serve(routes, opts.port);
+    let dir: string;
+    let run: LoadedRun;
+    let map: TestMap;
+    try {
+      ({ dir, run } = await openRun(opts, log));
+      const { files } = await exportRun(run, opts.best ? 'best' : 'last', ['encoder', 'decoder']);
+      log.info(`encoding up to ${opts.limit} test images for the map...`);
+      const built = await buildTestMap(run, opts.limit);
+      map = built.map;
+      for (const [urlPath, content] of exploreRoutes(files, map, built.images)) routes.set(urlPath, content);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
     log.info(`exploring ${dir} (epoch ${run.meta.epoch}, ${map.split} ELBO ${map.elbo.toFixed(2)} nats on ${map.n} images); Ctrl-C stops`);
     await writeStdout(`${server.url}\n`);
     if (opts.open) openBrowser(server.url, log);
