@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, MANIFEST } from '../src/run/checkpoint.js';
-import { writeFileAtomic } from '../src/run/atomic.js';
+import { writeFileAtomic } from '../src/util/atomic.js';
 import { RuntimeFailure } from '../src/errors.js';
 import { loadRun, saveRunCheckpoint, findLatestRun, resolveRun, createRunDir } from '../src/run/run.js';
 import { defaultConfig } from '../src/config/schema.js';

@@ -300,7 +300,7 @@ test('gradient clipping by global norm: rescales above the threshold, leaves gra
 });
 
 test('a training step reports the gradient norm as a statistic when train.gradClip is set', async () => {
-  const { makeVaeTask } = await import('../src/train/train-vae.js');
+  const { makeVaeTask } = await import('../src/train/vae-step.js');
   const { Adam } = await import('../src/train/adam.js');
   const cfg = defaultConfig();
   const set = { images: binaryData(32, D), labels: null, n: 32, shape: [3, 4, 1] as [number, number, number] };

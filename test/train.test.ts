@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/tf.js';
 import { Rng } from '../src/random.js';
 import { Adam } from '../src/train/adam.js';
-import { makeVaeTask } from '../src/train/train-vae.js';
+import { makeVaeTask } from '../src/train/vae-step.js';
 import { runLoop, NonFiniteError, type TrainTask } from '../src/train/loop.js';
 import { defaultConfig } from '../src/config/schema.js';
 import type { ImageSet } from '../src/data/dataset.js';

@@ -6,11 +6,12 @@
  */
 import { tf } from '../src/tf.js';
 import type * as tfc from '@tensorflow/tfjs-core';
-import { loadWebgpu } from '../src/backend/webgpu.js';
+import { loadWebgpu } from '../src/backend/webgpu/loader.js';
 import { Rng } from '../src/random.js';
 import { Adam } from '../src/train/adam.js';
 import { defaultConfig } from '../src/config/schema.js';
-import { createVaeForConfig, makeVaeTask } from '../src/train/train-vae.js';
+import { createVaeForConfig } from '../src/train/model-from-config.js';
+import { makeVaeTask } from '../src/train/vae-step.js';
 import type { ImageSet } from '../src/data/dataset.js';
 import { binaryData } from './helpers.js';
 

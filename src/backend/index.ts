@@ -10,7 +10,7 @@ import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { installWasmMatMul } from './wasm-matmul.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
-import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine } from './webgpu.js';
+import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine } from './webgpu/loader.js';
 import { BackendUnavailable, BACKEND_NAMES, type BackendName, type ConcreteBackend } from './names.js';
 
 export { BackendUnavailable, BACKEND_NAMES, type BackendName, type ConcreteBackend };

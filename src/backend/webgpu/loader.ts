@@ -1,5 +1,5 @@
 /**
- * The webgpu backend: @tensorflow/tfjs-backend-webgpu over Dawn's Node binding (the `webgpu`
+ * Loading the webgpu backend: @tensorflow/tfjs-backend-webgpu over Dawn's Node binding (the `webgpu`
  * npm package, which ships its own dawn.node). Both are optional dependencies. Dawn reaches the
  * GPU through Vulkan on Linux, so it needs the Vulkan loader (libvulkan.so.1) and a driver.
  *
@@ -11,10 +11,11 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tf } from '../tf.js';
-import { RuntimeFailure } from '../errors.js';
-import { firstLine, importOptional, isMissingModule } from './optional.js';
-import { BackendUnavailable } from './names.js';
+import { tf } from '../../tf.js';
+import { firstLine, importOptional, isMissingModule } from '../optional.js';
+import { BackendUnavailable } from '../names.js';
+import { installGpuCounters } from './counters.js';
+import { addNInChunks, failOnDeviceErrors, patchUploads, setTrainingFlags, watchDevice, type DeviceLike, type ReadingBackend, type UploadingBackend } from './tfjs-patches.js';
 
 /** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
 export interface WebgpuAdapter {
@@ -42,12 +43,6 @@ interface AdapterLike {
   features: Set<string>;
   limits: Record<string, number>;
   requestDevice(desc?: unknown): Promise<DeviceLike>;
-}
-interface DeviceLike {
-  lost: Promise<{ message?: string; reason?: string }>;
-  limits: Record<string, number>;
-  onuncapturederror: ((e: { error: { message: string } }) => void) | null;
-  destroy(): void;
 }
 interface GpuLike {
   requestAdapter(opts?: unknown): Promise<AdapterLike | null>;
@@ -85,12 +80,6 @@ function describe(info: AdapterInfoLike): { name: string; vendor: string } {
   return { name, vendor: (info.vendor ?? '').trim() };
 }
 
-/** Flags worth setting for training: see docs/performance.md (webgpu). */
-function setTrainingFlags(): void {
-  // Small ops whose inputs still sit on the CPU would otherwise run there and read results back.
-  tf.env().set('WEBGPU_CPU_FORWARD', false);
-}
-
 /**
  * Vulkan's window-system code looks for a Wayland session as it loads and, with no
  * XDG_RUNTIME_DIR, prints "error: XDG_RUNTIME_DIR is invalid" twice on stderr. We draw nothing on
@@ -105,166 +94,6 @@ function quietVulkan(): void {
   } catch {
     /* only cosmetic */
   }
-}
-
-/**
- * GPU errors are asynchronous: an invalid pipeline makes a kernel do nothing (wrong numbers, no
- * exception), and Dawn only reports it to this callback (and prints it). We keep the first one and
- * fail the next read of any tensor with it, so that no result computed after it is used or saved.
- */
-let deviceError: string | null = null;
-
-function watchDevice(device: DeviceLike): void {
-  device.onuncapturederror = (e) => {
-    deviceError ??= e.error.message.split('\n')[0].trim();
-  };
-  void device.lost.then((info) => {
-    if (info.reason !== 'destroyed') deviceError ??= `the GPU device was lost: ${info.message ?? 'no reason given'}`;
-  });
-}
-
-interface ReadingBackend {
-  read(dataId: object): Promise<unknown>;
-}
-
-function failOnDeviceErrors(backend: ReadingBackend): ReadingBackend {
-  const read = backend.read.bind(backend);
-  backend.read = async (dataId) => {
-    const values = await read(dataId);
-    if (deviceError) {
-      throw new RuntimeFailure(`the GPU reported an error, so results computed on it cannot be trusted: ${deviceError}`, {
-        hint: 'train on --backend wasm instead, and please report this with `vae backends` output',
-      });
-    }
-    return values;
-  };
-  return backend;
-}
-
-/**
- * tfjs-backend-webgpu's AddN puts all its inputs in one shader, one storage buffer each, and
- * WebGPU caps storage buffers per shader (8 by default): gradients summed over more than 7 uses
- * of a tensor (IWAE with gradient clipping, for one) made an invalid pipeline and silently wrong
- * gradients. Concat splits its inputs; AddN does not, so we wrap it to sum in chunks.
- */
-function addNInChunks(maxInputs: number): void {
-  const original = tf.getKernel('AddN', 'webgpu');
-  if (!original || maxInputs < 2) return;
-  type Info = { dataId: object; shape: number[]; dtype: string };
-  type Backend = { disposeData(id: object): void };
-  const kernelFunc = original.kernelFunc as unknown as (args: { inputs: Info[]; backend: Backend }) => Info;
-  const sum = (inputs: Info[], backend: Backend): Info => {
-    if (inputs.length <= maxInputs) return kernelFunc({ inputs, backend });
-    const partials: Info[] = [];
-    for (let i = 0; i < inputs.length; i += maxInputs) partials.push(sum(inputs.slice(i, i + maxInputs), backend));
-    const out = sum(partials, backend);
-    for (const p of partials) backend.disposeData(p.dataId);
-    return out;
-  };
-  tf.unregisterKernel('AddN', 'webgpu');
-  tf.registerKernel({ ...original, kernelFunc: (({ inputs, backend }: { inputs: Info[] | Record<string, Info>; backend: Backend }) => sum(Object.values(inputs), backend)) as never });
-}
-
-/** What crossed between the CPU and the GPU, counted by wrapping Dawn's entry points. */
-export interface GpuCounters {
-  /** GPU buffer allocations (tfjs's own upload path makes one per upload) */
-  buffersCreated: number;
-  /** tensors uploaded from the CPU (a batch, the noise, every fresh scalar) */
-  uploads: number;
-  uploadBytes: number;
-  /** queue.writeBuffer calls (tfjs writes each kernel's uniforms this way) */
-  writes: number;
-  writeBytes: number;
-  /** command buffers submitted */
-  submits: number;
-  /** readbacks (buffer maps for reading) */
-  readbacks: number;
-  /** compute dispatches (kernels run) */
-  dispatches: number;
-}
-
-const counters: GpuCounters = { buffersCreated: 0, uploads: 0, uploadBytes: 0, writes: 0, writeBytes: 0, submits: 0, readbacks: 0, dispatches: 0 };
-
-/** A copy of the counters so far (all zero until webgpu loads). */
-export function gpuCounters(): GpuCounters {
-  return { ...counters };
-}
-
-/** The mean traffic per step over the `steps` steps run since `start` was taken. */
-export function gpuCountersPerStep(start: GpuCounters, steps: number): GpuCounters {
-  const out = { ...counters };
-  for (const k of Object.keys(out) as (keyof GpuCounters)[]) out[k] = (out[k] - start[k]) / steps;
-  return out;
-}
-
-type Proto = Record<string, (...args: never[]) => unknown>;
-
-function count(cls: unknown, method: string, tally: (args: unknown[]) => void): void {
-  const proto = (cls as { prototype?: Proto } | undefined)?.prototype;
-  const original = proto?.[method];
-  if (!proto || typeof original !== 'function') return;
-  proto[method] = function (this: unknown, ...args: never[]) {
-    tally(args);
-    return original.apply(this, args);
-  };
-}
-
-function countTraffic(globals: Record<string, unknown>): void {
-  count(globals.GPUDevice, 'createBuffer', () => counters.buffersCreated++);
-  count(globals.GPUQueue, 'writeBuffer', (a) => {
-    counters.writes++;
-    counters.writeBytes += (a[4] as number | undefined) ?? (a[2] as ArrayBufferView).byteLength ?? 0;
-  });
-  count(globals.GPUQueue, 'submit', () => counters.submits++);
-  count(globals.GPUBuffer, 'mapAsync', () => counters.readbacks++);
-  count(globals.GPUComputePassEncoder, 'dispatchWorkgroups', () => counters.dispatches++);
-}
-
-interface TensorData {
-  resource: unknown;
-  values: ArrayLike<number> | null;
-  dtype: string;
-  shape: number[];
-}
-interface UploadingBackend {
-  tensorMap: { get(id: object): TensorData };
-  bufferManager: { acquireBuffer(size: number, usage: number): unknown };
-  queue: { writeBuffer(buffer: unknown, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void };
-  uploadToGPU(dataId: object): void;
-}
-
-/**
- * Uploads through queue.writeBuffer into a pooled buffer. tfjs-backend-webgpu uploads each fresh
- * tensor (a batch, the noise, a scalar) through a new mapped staging buffer that it destroys
- * after the next submit: a GPU allocation per upload, the per-op cost that kept steps at ~100 ms
- * on an H100. writeBuffer goes through Dawn's own reusable staging memory instead. It is safe
- * for the same reason tfjs's uniform writes are: a buffer from the pool is used by no recorded,
- * unsubmitted command (tfjs defers releasing those until the submit), and the write is ordered
- * before every later submit. Other dtypes and empty tensors keep tfjs's own path.
- */
-function patchUploads(backendClass: { prototype: UploadingBackend }, usage: number, writeBuffer: boolean): void {
-  const proto = backendClass.prototype;
-  const original = proto.uploadToGPU;
-  proto.uploadToGPU = function (this: UploadingBackend, dataId: object) {
-    const data = this.tensorMap.get(dataId);
-    const n = data.shape.reduce((a, b) => a * b, 1);
-    if (data.resource == null && data.values != null) {
-      counters.uploads++;
-      counters.uploadBytes += n * 4;
-    }
-    if (!writeBuffer || data.resource != null || data.values == null || n === 0 || !['float32', 'int32', 'bool'].includes(data.dtype)) {
-      original.call(this, dataId);
-      return;
-    }
-    const values =
-      data.dtype === 'float32'
-        ? data.values instanceof Float32Array ? data.values : Float32Array.from(data.values)
-        : data.values instanceof Int32Array ? data.values : Int32Array.from(data.values);
-    const buffer = this.bufferManager.acquireBuffer(n * 4, usage);
-    this.queue.writeBuffer(buffer, 0, values.buffer, values.byteOffset, n * 4);
-    data.values = null;
-    data.resource = buffer;
-  };
 }
 
 type WebGPUBackendClass = (new (device: unknown, info: unknown) => unknown) & { prototype: UploadingBackend };
@@ -301,7 +130,7 @@ function loadDawn(): Promise<Dawn> {
     }
     // WebGPU's constants (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
     for (const [k, v] of Object.entries(mod.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
-    countTraffic(mod.globals);
+    installGpuCounters(mod.globals);
     const usage = mod.globals.GPUBufferUsage as { STORAGE: number; COPY_SRC: number; COPY_DST: number };
     // VAE_WEBGPU_TFJS_UPLOADS=1 keeps tfjs's upload path, to measure the difference
     patchUploads(backendMod.WebGPUBackend, usage.STORAGE | usage.COPY_SRC | usage.COPY_DST, process.env.VAE_WEBGPU_TFJS_UPLOADS !== '1');
