@@ -1,10 +1,11 @@
 /** One-line descriptions for people: the model and the loss being trained. */
 import type { Config } from '../config/schema.js';
 import type { VaeSpec } from '../model/vae.js';
+import { likelihoodKind } from '../model/likelihoods/registry.js';
 
 /** One line describing a model, e.g. 'mlp 784-400-20 (relu, bernoulli)'. */
 export function describeModel(spec: VaeSpec): string {
-  const lik = spec.likelihood === 'gaussian' ? `gaussian, sigma ${spec.sigma ?? 'learned'}` : spec.likelihood;
+  const lik = likelihoodKind(spec.likelihood).describe(spec);
   if (spec.arch === 'mlp') return `mlp ${[spec.inputDim, ...spec.hidden, spec.latentDim].join('-')} (${spec.activation}, ${lik})`;
   const shape = spec.inputShape ? spec.inputShape.join('x') : String(spec.inputDim);
   const convs = (spec.convChannels ?? []).join('-');

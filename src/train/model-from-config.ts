@@ -3,6 +3,7 @@ import { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
 import { createVae, type Vae, type VaeSpec } from '../model/vae.js';
+import { likelihoodKind } from '../model/likelihoods/registry.js';
 
 export function specFromConfig(cfg: Config, data: Pick<ImageSet, 'shape'>): VaeSpec {
   const m = cfg.model;
@@ -14,7 +15,7 @@ export function specFromConfig(cfg: Config, data: Pick<ImageSet, 'shape'>): VaeS
     latentDim: m.latentDim,
     activation: m.activation,
     likelihood: m.likelihood,
-    ...(m.likelihood === 'gaussian' ? { sigma: m.sigma } : {}),
+    ...likelihoodKind(m.likelihood).options(m),
     ...(m.arch === 'conv' ? { convChannels: m.convChannels, kernelSize: m.kernelSize, batchNorm: m.batchNorm } : {}),
   };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { tf } from '../tf.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
-import { EVAL_SEED } from '../data/eval-protocol.js';
+import { EVAL_SEED } from '../model/eval-protocol.js';
 import { decodeMean, type Vae } from '../model/vae.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { gridPng, pairRows } from '../image/grid.js';

@@ -10,9 +10,10 @@ import { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { slice } from '../data/dataset.js';
 import { loadSplits, writeDataCache } from '../data/load.js';
-import { EVAL_SEED, evalBinarizes } from '../data/eval-protocol.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
+import { likelihoodKind } from '../model/likelihoods/registry.js';
 import { countParams } from '../model/params.js';
 import { evaluateElbo } from '../eval/elbo.js';
 import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
@@ -122,7 +123,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
 
   const weighted = t.beta !== 1 || t.warmupEpochs > 0 || t.freeBits > 0;
   const iw = t.iwSamples > 1;
-  const bpd = spec.likelihood === 'logistic';
+  const bpd = likelihoodKind(spec.likelihood).bitsPerDim;
   const cols: [string, number][] = [
     ['epoch', 6],
     ['train ELBO', 11],

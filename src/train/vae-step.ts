@@ -8,7 +8,7 @@ import type { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
 import { EpochBatches } from '../data/batches.js';
-import { trainingBinarization } from '../data/eval-protocol.js';
+import { trainingBinarization } from '../model/eval-protocol.js';
 import { trainableParams, updateRunningStats, type ForwardContext, type Vae } from '../model/vae.js';
 import { klWeightAt, OBJECTIVE_STATS, trainingObjective } from '../model/objective.js';
 import { learningRateAt } from './schedule.js';

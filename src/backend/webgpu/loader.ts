@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { tf } from '../../tf.js';
 import { firstLine, importOptional, isMissingModule } from '../optional.js';
-import { BackendUnavailable } from '../names.js';
+import { BackendUnavailable } from '../unavailable.js';
 import { installGpuCounters } from './counters.js';
 import { addNInChunks, failOnDeviceErrors, patchUploads, setTrainingFlags, watchDevice, type DeviceLike, type ReadingBackend, type UploadingBackend } from './tfjs-patches.js';
 

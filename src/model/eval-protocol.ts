@@ -4,17 +4,18 @@
  * noise, and binarisation only where the likelihood is Bernoulli on binarised data.
  */
 import type { Config } from '../config/schema.js';
-import type { Binarize } from './batches.js';
+import type { Binarize } from '../data/batches.js';
+import { likelihoodKind } from './likelihoods/registry.js';
 
 /** Validation and `vae eval` use this fixed seed for binarisation and noise, so numbers repeat. */
 export const EVAL_SEED = 0;
 
-/** Whether evaluation binarises inputs for this config (Bernoulli on binarised data). */
+/** Whether evaluation binarises inputs for this config (a binary likelihood on binarised data). */
 export function evalBinarizes(cfg: Config): boolean {
-  return cfg.model.likelihood === 'bernoulli' && cfg.data.binarize !== 'none';
+  return likelihoodKind(cfg.model.likelihood).binaryData && cfg.data.binarize !== 'none';
 }
 
-/** How training binarises its batches (only a Bernoulli likelihood binarises). */
+/** How training binarises its batches (only for a likelihood of binary data). */
 export function trainingBinarization(cfg: Config): Binarize {
-  return cfg.model.likelihood === 'bernoulli' ? cfg.data.binarize : 'none';
+  return likelihoodKind(cfg.model.likelihood).binaryData ? cfg.data.binarize : 'none';
 }
