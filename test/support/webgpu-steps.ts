@@ -4,15 +4,15 @@
  * and on webgpu, and prints both results as JSON on stdout.
  *   node --import tsx test/webgpu-steps.ts '<config overrides as JSON>'
  */
-import { tf } from '../src/tf.js';
+import { tf } from '../../src/tf.js';
 import type * as tfc from '@tensorflow/tfjs-core';
-import { loadWebgpu } from '../src/backend/webgpu/loader.js';
-import { Rng } from '../src/random.js';
-import { Adam } from '../src/train/adam.js';
-import { defaultConfig } from '../src/config/schema.js';
-import { createVaeForConfig } from '../src/train/model-from-config.js';
-import { makeVaeTask } from '../src/train/vae-step.js';
-import type { ImageSet } from '../src/data/dataset.js';
+import { loadWebgpu } from '../../src/backend/webgpu/loader.js';
+import { Rng } from '../../src/random.js';
+import { Adam } from '../../src/train/adam.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { createVaeForConfig } from '../../src/train/model-from-config.js';
+import { makeVaeTask } from '../../src/train/vae-step.js';
+import type { ImageSet } from '../../src/data/dataset.js';
 import { binaryData } from './helpers.js';
 
 const over = JSON.parse(process.argv[2] ?? '{}') as { model?: object; train?: object; shape?: [number, number, number]; steps?: number };

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runMetrics, runVae } from './bin.js';
+import { runMetrics, runVae } from '../support/bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-trainer-'));
 const vae = (args: string[]) => runVae(args, { cwd: work });

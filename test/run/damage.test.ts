@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { runVae } from './bin.js';
+import { runVae } from '../support/bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-damage-'));
 const vae = (args: string[]) => runVae(args, { cwd: work });

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { BIN, runMetrics, runVae } from './bin.js';
+import { BIN, runMetrics, runVae } from '../support/bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-resume-'));
 const SMALL = ['--backend', 'cpu', '--quiet', '--set', 'data.limit=2048', '--set', 'data.validation=200', '--set', 'model.hidden=[64]', '--set', 'model.latentDim=4', '--set', 'train.batchSize=16'];

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applySets, loadConfig, parseSet, resolveConfigPath, PACKAGE_CONFIGS } from '../src/config/load.js';
-import { allKeys, defaultConfig } from '../src/config/schema.js';
-import { VaeError } from '../src/errors.js';
+import { applySets, loadConfig, parseSet, resolveConfigPath, PACKAGE_CONFIGS } from '../../src/config/load.js';
+import { allKeys, defaultConfig } from '../../src/config/schema.js';
+import { VaeError } from '../../src/errors.js';
 
 function tmpConfig(content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-config-'));
@@ -116,8 +116,8 @@ test('invalid JSON is reported with line and column', () => {
 
 test('docs/config.md documents every key with its default', async () => {
   const fs = await import('node:fs');
-  const { allKeys, defaultConfig } = await import('../src/config/schema.js');
-  const doc = fs.readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+  const { allKeys, defaultConfig } = await import('../../src/config/schema.js');
+  const doc = fs.readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
   const d = defaultConfig() as unknown as Record<string, Record<string, unknown>>;
   for (const key of allKeys()) {
     const [s, k] = key.split('.');
@@ -128,8 +128,8 @@ test('docs/config.md documents every key with its default', async () => {
 
 test('every shipped config is valid and says what it is for', async () => {
   const fs = await import('node:fs');
-  const { loadConfig, PACKAGE_CONFIGS } = await import('../src/config/load.js');
-  const doc = fs.readFileSync(new URL('../docs/config.md', import.meta.url), 'utf8');
+  const { loadConfig, PACKAGE_CONFIGS } = await import('../../src/config/load.js');
+  const doc = fs.readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
   for (const f of fs.readdirSync(PACKAGE_CONFIGS).filter((n: string) => n.endsWith('.json'))) {
     const { config } = loadConfig({ config: f });
     assert.ok(config.description && config.description.length > 20, `${f} has a description`);

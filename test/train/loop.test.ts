@@ -1,15 +1,15 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/tf.js';
-import { Rng } from '../src/random.js';
-import { Adam } from '../src/train/adam.js';
-import { makeVaeTask } from '../src/train/vae-step.js';
-import { runLoop, NonFiniteError, type TrainTask } from '../src/train/loop.js';
-import { defaultConfig } from '../src/config/schema.js';
-import type { ImageSet } from '../src/data/dataset.js';
-import { binaryData, tinyVae, useCpu } from './helpers.js';
-import { evaluateElbo } from '../src/eval/elbo.js';
-import { encode, vaeLoss, LOGVAR_RANGE } from '../src/model/vae.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/random.js';
+import { Adam } from '../../src/train/adam.js';
+import { makeVaeTask } from '../../src/train/vae-step.js';
+import { runLoop, NonFiniteError, type TrainTask } from '../../src/train/loop.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import type { ImageSet } from '../../src/data/dataset.js';
+import { binaryData, tinyVae, useCpu } from '../support/helpers.js';
+import { evaluateElbo } from '../../src/eval/elbo.js';
+import { encode, vaeLoss, LOGVAR_RANGE } from '../../src/model/vae.js';
 
 before(useCpu);
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/tf.js';
-import { Rng } from '../src/random.js';
-import { conv2dSame, deconv2dSame, filterGrad, sizesDown, type ConvImpl } from '../src/model/conv-ops.js';
-import { useCpu } from './helpers.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/random.js';
+import { conv2dSame, deconv2dSame, filterGrad, sizesDown, type ConvImpl } from '../../src/model/conv-ops.js';
+import { useCpu } from '../support/helpers.js';
 
 type Shape4 = [number, number, number, number];
 

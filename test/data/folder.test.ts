@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { dataSchema, type DataConfig } from '../src/config/schema.js';
-import { loadConfig } from '../src/config/load.js';
-import { loadSplits, writeDataCache } from '../src/data/load.js';
-import { listFolder } from '../src/data/folder.js';
-import { cacheFile } from '../src/data/cache.js';
-import { FASHION_CLASSES } from '../src/data/fashion-mnist.js';
-import { VaeError } from '../src/errors.js';
+import { dataSchema, type DataConfig } from '../../src/config/schema.js';
+import { loadConfig } from '../../src/config/load.js';
+import { loadSplits, writeDataCache } from '../../src/data/load.js';
+import { listFolder } from '../../src/data/folder.js';
+import { cacheFile } from '../../src/data/cache.js';
+import { FASHION_CLASSES } from '../../src/data/fashion-mnist.js';
+import { VaeError } from '../../src/errors.js';
 
 const made: string[] = [];
 function tmp(prefix = 'vae-data-'): string {
@@ -314,7 +314,7 @@ test('fashion-mnist: 60,000 train / 10,000 test of 28x28 in [0, 1], classes inte
 });
 
 test('configs/folder-example.json loads the shipped shapes folder', async () => {
-  const { config } = loadConfig({ config: path.join(import.meta.dirname, '..', 'configs', 'folder-example.json') });
+  const { config } = loadConfig({ config: path.join(import.meta.dirname, '..', '..', 'configs', 'folder-example.json') });
   const s = await loadSplits(config.data, ['train', 'val']);
   assert.equal(s.train.n, 54);
   assert.equal(s.val.n, 6);

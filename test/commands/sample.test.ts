@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { spawnSync } from 'node:child_process';
-import { BIN, runVae } from './bin.js';
+import { BIN, runVae } from '../support/bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-pictures-'));
 const J = 4;

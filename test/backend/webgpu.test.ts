@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { softwareVulkan } from './webgpu-env.js';
-import { runVae, runMetrics } from './bin.js';
+import { softwareVulkan } from '../support/webgpu-env.js';
+import { runVae, runMetrics } from '../support/bin.js';
 
 const vk = softwareVulkan();
 const skip = 'skip' in vk ? vk.skip : false;
 const env = 'env' in vk ? vk.env : {};
-const STEPS = fileURLToPath(new URL('./webgpu-steps.ts', import.meta.url));
+const STEPS = fileURLToPath(new URL('../support/webgpu-steps.ts', import.meta.url));
 
 interface Side {
   stats: number[][];

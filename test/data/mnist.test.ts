@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseIdx } from '../src/data/idx.js';
-import { loadMnistPart, loadIdxPair } from '../src/data/mnist.js';
-import { splitTrain } from '../src/data/load.js';
-import { EpochBatches, evalRows } from '../src/data/batches.js';
-import { VaeError } from '../src/errors.js';
-import type { ImageSet } from '../src/data/dataset.js';
+import { parseIdx } from '../../src/data/idx.js';
+import { loadMnistPart, loadIdxPair } from '../../src/data/mnist.js';
+import { splitTrain } from '../../src/data/load.js';
+import { EpochBatches, evalRows } from '../../src/data/batches.js';
+import { VaeError } from '../../src/errors.js';
+import type { ImageSet } from '../../src/data/dataset.js';
 
 function idx(dims: number[], data: number[], type = 0x08): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);

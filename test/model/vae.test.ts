@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/tf.js';
-import { Rng } from '../src/random.js';
-import { klStdNormal, logNormalDiag, logStdNormal, reparameterize } from '../src/model/gaussian.js';
-import { bernoulli } from '../src/model/likelihoods/bernoulli.js';
-import { elboTerms, iwaeBound, logImportanceWeights, vaeLoss, encode, decode } from '../src/model/vae.js';
-import { binaryData, mean, stdErr, tinyVae, useCpu } from './helpers.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/random.js';
+import { klStdNormal, logNormalDiag, logStdNormal, reparameterize } from '../../src/model/gaussian.js';
+import { bernoulli } from '../../src/model/likelihoods/bernoulli.js';
+import { elboTerms, iwaeBound, logImportanceWeights, vaeLoss, encode, decode } from '../../src/model/vae.js';
+import { binaryData, mean, stdErr, tinyVae, useCpu } from '../support/helpers.js';
 
 before(useCpu);
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../bin/vae.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/vae.js', import.meta.url));
 
 export function runVae(args: string[], opts: { cwd: string; input?: string | Buffer; env?: NodeJS.ProcessEnv }) {
   const r = spawnSync(process.execPath, [BIN, ...args], {

@@ -4,18 +4,18 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/tf.js';
-import { Rng } from '../src/random.js';
-import { klPerDim } from '../src/model/gaussian.js';
-import { bernoulli } from '../src/model/likelihoods/bernoulli.js';
-import { gaussianFixed } from '../src/model/likelihoods/gaussian.js';
-import { logistic } from '../src/model/likelihoods/logistic.js';
-import { makeLikelihood } from '../src/model/likelihoods/registry.js';
-import { createVae, elboTerms, encode, vaeLoss, type VaeSpec } from '../src/model/vae.js';
-import { klWeightAt, PLAIN_ELBO, trainingObjective } from '../src/model/objective.js';
-import { burdaStage, learningRateAt } from '../src/train/schedule.js';
-import { defaultConfig, type TrainConfig } from '../src/config/schema.js';
-import { binaryData, mean, stdErr, tinyVae, useCpu } from './helpers.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/random.js';
+import { klPerDim } from '../../src/model/gaussian.js';
+import { bernoulli } from '../../src/model/likelihoods/bernoulli.js';
+import { gaussianFixed } from '../../src/model/likelihoods/gaussian.js';
+import { logistic } from '../../src/model/likelihoods/logistic.js';
+import { makeLikelihood } from '../../src/model/likelihoods/registry.js';
+import { createVae, elboTerms, encode, vaeLoss, type VaeSpec } from '../../src/model/vae.js';
+import { klWeightAt, PLAIN_ELBO, trainingObjective } from '../../src/model/objective.js';
+import { burdaStage, learningRateAt } from '../../src/train/schedule.js';
+import { defaultConfig, type TrainConfig } from '../../src/config/schema.js';
+import { binaryData, mean, stdErr, tinyVae, useCpu } from '../support/helpers.js';
 
 before(useCpu);
 
@@ -217,8 +217,8 @@ for (const arch of ['mlp', 'conv'] as const) {
   for (const likelihood of LIKELIHOODS) {
     for (const bn of arch === 'conv' ? [false, true] : [false]) {
       test(`${arch}${bn ? ' + batch norm' : ''} x ${likelihood}: builds, trains 2 steps, lowers the loss on a tiny batch, no leaks`, async () => {
-        const { Adam } = await import('../src/train/adam.js');
-        const { updateRunningStats, trainableParams } = await import('../src/model/vae.js');
+        const { Adam } = await import('../../src/train/adam.js');
+        const { updateRunningStats, trainableParams } = await import('../../src/model/vae.js');
         const spec = SPEC(arch, likelihood, bn);
         const Dn = spec.inputDim;
         const n = 8;
@@ -290,7 +290,7 @@ test('learning-rate schedules follow their formulas', () => {
 });
 
 test('gradient clipping by global norm: rescales above the threshold, leaves gradients below it alone', async () => {
-  const { clipByGlobalNorm } = await import('../src/train/clip.js');
+  const { clipByGlobalNorm } = await import('../../src/train/clip.js');
   const g = [tf.tensor1d([3, 0]), tf.tensor2d([[0, 4]])]; // global norm 5
   const big = clipByGlobalNorm(g, 10);
   assert.equal(big.norm.dataSync()[0], 5);
@@ -303,8 +303,8 @@ test('gradient clipping by global norm: rescales above the threshold, leaves gra
 });
 
 test('a training step reports the gradient norm as a statistic when train.gradClip is set', async () => {
-  const { makeVaeTask } = await import('../src/train/vae-step.js');
-  const { Adam } = await import('../src/train/adam.js');
+  const { makeVaeTask } = await import('../../src/train/vae-step.js');
+  const { Adam } = await import('../../src/train/adam.js');
   const cfg = defaultConfig();
   const set = { images: binaryData(32, D), labels: null, n: 32, shape: [3, 4, 1] as [number, number, number] };
   const step = async (clip: number | null) => {

@@ -1,12 +1,13 @@
 /**
  * The wasm backend's re-registered matmul kernels (src/backend/wasm-matmul.ts) against the cpu
  * backend, for every transpose combination, batch shapes, fused bias/activation, and gradients.
- *   node --test --import tsx bench/check-wasm-matmul.test.ts
+ *   node scripts/test.mjs test/backend/wasm-matmul.test.ts
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/tf.js';
-import { selectBackend } from '../src/backend/index.js';
+import { tf } from '../../src/tf.js';
+import { selectBackend } from '../../src/backend/index.js';
+import { wasmMatMulActive } from '../../src/backend/wasm-matmul.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -1, 1, 'float32', seed);
@@ -95,4 +96,10 @@ test('no tensors, bytes or backend buffers left behind on wasm', async () => {
   assert.equal(after.numBytes, before.numBytes);
   assert.equal(ids(), before.ids);
   tf.dispose([a, b]);
+});
+
+test('the wasm backend comes up with the XNNPACK matmul installed (the 4x faster path)', async () => {
+  const report = await selectBackend('wasm');
+  assert.ok(wasmMatMulActive(), 'BatchMatMul and _FusedMatMul on wasm are not the wrappers from wasm-matmul.ts');
+  assert.doesNotMatch(report.device, /without the XNNPACK matmul/);
 });

@@ -1,6 +1,6 @@
-import { tf } from '../src/tf.js';
-import { Rng } from '../src/random.js';
-import { createVae, type VaeSpec } from '../src/model/vae.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/random.js';
+import { createVae, type VaeSpec } from '../../src/model/vae.js';
 
 export async function useCpu(): Promise<void> {
   await tf.setBackend('cpu');

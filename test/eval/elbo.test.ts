@@ -4,13 +4,13 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/tf.js';
-import { Rng } from '../src/random.js';
-import { importanceWeights, iwaeBound } from '../src/model/vae.js';
-import { gaussianFixed } from '../src/model/likelihoods/gaussian.js';
-import { evaluateSplit } from '../src/eval/elbo.js';
-import type { ImageSet } from '../src/data/dataset.js';
-import { binaryData, mean, stdErr, tinyVae, useCpu } from './helpers.js';
+import { tf } from '../../src/tf.js';
+import { Rng } from '../../src/random.js';
+import { importanceWeights, iwaeBound } from '../../src/model/vae.js';
+import { gaussianFixed } from '../../src/model/likelihoods/gaussian.js';
+import { evaluateSplit } from '../../src/eval/elbo.js';
+import type { ImageSet } from '../../src/data/dataset.js';
+import { binaryData, mean, stdErr, tinyVae, useCpu } from '../support/helpers.js';
 
 before(useCpu);
 

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadCheckpoint, saveCheckpoint, MANIFEST } from '../src/run/checkpoint.js';
-import { writeFileAtomic } from '../src/util/atomic.js';
-import { RuntimeFailure } from '../src/errors.js';
-import { loadRun, saveRunCheckpoint, findLatestRun, resolveRun, createRunDir } from '../src/run/run.js';
-import { defaultConfig } from '../src/config/schema.js';
-import { Adam } from '../src/train/adam.js';
-import { tinyVae, useCpu } from './helpers.js';
-import { tf } from '../src/tf.js';
+import { loadCheckpoint, saveCheckpoint, MANIFEST } from '../../src/run/checkpoint.js';
+import { writeFileAtomic } from '../../src/util/atomic.js';
+import { RuntimeFailure } from '../../src/errors.js';
+import { loadRun, saveRunCheckpoint, findLatestRun, resolveRun, createRunDir } from '../../src/run/run.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { Adam } from '../../src/train/adam.js';
+import { tinyVae, useCpu } from '../support/helpers.js';
+import { tf } from '../../src/tf.js';
 
 before(useCpu);
 

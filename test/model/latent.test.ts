@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lerpPath, slerpPath, project2d } from '../src/model/latent.js';
-import { parseLatents } from '../src/data/latents.js';
-import { VaeError } from '../src/errors.js';
+import { lerpPath, slerpPath, project2d } from '../../src/model/latent.js';
+import { parseLatents } from '../../src/data/latents.js';
+import { VaeError } from '../../src/errors.js';
 
 test('interpolation paths start and end exactly at the endpoints', () => {
   const a = [1, -2, 0.5];
