@@ -2,7 +2,7 @@
  * The VAE as pure functions over named parameters (no I/O, no globals):
  *   encoder  x [B, D] -> (mlp: dense layers | conv: stride-2 convolutions, then dense layers) -> (mu, logvar) [B, J]
  *   decoder  z [B, J] -> the mirror image -> likelihood outputs [B, D * outputsPerPixel]
- * The maths follows ../shared/DESIGN.md ("The maths it implements").
+ * The maths: docs/maths.md.
  *
  * Batch normalisation (conv only) normalises with the batch's statistics while training and with
  * running averages (kept as non-trainable parameters '*.bn.runningMean' / '*.bn.runningVar',

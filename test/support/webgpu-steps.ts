@@ -1,8 +1,8 @@
 /**
- * Child process of test/webgpu.test.ts (it needs the Vulkan environment from its start): runs
+ * Child process of test/backend/webgpu.test.ts (it needs the Vulkan environment from its start): runs
  * the same training steps, from the same initial weights, batches and noise, on the cpu backend
  * and on webgpu, and prints both results as JSON on stdout.
- *   node --import tsx test/webgpu-steps.ts '<config overrides as JSON>'
+ *   node --import tsx test/support/webgpu-steps.ts '<config overrides as JSON>'
  */
 import { tf } from '../../src/tf.js';
 import type * as tfc from '@tensorflow/tfjs-core';
