@@ -15,4 +15,4 @@ export { tf };
 /** tfjs's layers API, used to write models in TensorFlow.js's own format (src/export). */
 export const tfl = { layers: tfjs.layers, model: tfjs.model, input: tfjs.input };
 export type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
-export type { Tensor, Tensor1D, Tensor2D, Scalar, Variable } from '@tensorflow/tfjs-core';
+export type { Tensor, Variable } from '@tensorflow/tfjs-core';

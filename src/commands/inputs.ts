@@ -10,7 +10,7 @@ import { dimOf } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
 import { loadImageFiles } from '../image/load.js';
 import type { LoadedRun } from '../run/run.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 
 export const MAX_IMAGES = 100_000;
 

@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
 import { Log } from '../ui/log.js';
-import { writeFileAtomic } from '../run/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { loadRun, resolveRun, type LoadedRun } from '../run/run.js';
 
 export interface CommonOptions {

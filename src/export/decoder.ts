@@ -2,29 +2,32 @@
  * The decoder as a stock tfjs layers model: z [B, J] -> the decoder mean E[x|z], an image
  * [B, H, W, C] in [0, 1] (what `vae sample` and `vae decode` draw), with the same weights as
  * src/model/vae.ts's decode followed by the likelihood's mean:
- *   bernoulli  sigmoid(logits)
- *   gaussian   clip(mean, 0, 1)   (fixed or learned sigma: the mean does not depend on it)
- *   logistic   clip(location, 0, 1)   (the log-scale outputs are left out)
+ * as the likelihood declares it (exportMean): the sigmoid of the Bernoulli's logits, the
+ * Gaussian's mean (whatever its sigma) or the logistic's location clipped to [0, 1]; outputs
+ * beyond the first D per pixel (the logistic's log-scales) are left out.
  * Transposed convolutions: vae's SAME transpose equals a 'valid' Conv2DTranspose cropped by
  * TensorFlow's SAME padding, for any size (odd ones too).
  */
 import { tf, tfl, type LayersModel, type SymbolicTensor, type Tensor } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { convGeometry, type Vae } from '../model/vae.js';
+import { likelihoodKind } from '../model/likelihoods/registry.js';
 import { activation, batchNorm, constant, dense, LayerPlan, samePadding } from './layers.js';
 
 const STRIDE = 2;
 
 /** The likelihood's mean as a layer: how the decoder's output becomes pixels. */
 function meanLayer(vae: Vae) {
-  switch (vae.likelihood.name) {
-    case 'bernoulli':
+  switch (likelihoodKind(vae.spec.likelihood).exportMean) {
+    case 'sigmoid':
       return tfl.layers.activation({ activation: 'sigmoid', name: 'mean' });
-    case 'gaussian':
-    case 'logistic':
+    case 'clip':
+      // ReLU with a ceiling of 1: min(max(x, 0), 1), exactly a clip to [0, 1].
       return tfl.layers.reLU({ maxValue: 1, name: 'mean' });
     default:
-      throw new VaeError(`cannot export a decoder with the '${vae.likelihood.name}' likelihood: its mean has no TensorFlow.js layer`);
+      throw new VaeError(`cannot export a decoder with the '${vae.spec.likelihood}' likelihood: its mean has no TensorFlow.js layer`, {
+        hint: 'export the encoder alone with --part encoder',
+      });
   }
 }
 

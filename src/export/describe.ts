@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedRun } from '../run/run.js';
+import { likelihoodKind } from '../model/likelihoods/registry.js';
 
 export const EXPORT_FORMAT = 'vae-export';
 export const EXPORT_VERSION = 1;
@@ -72,10 +73,9 @@ function valElboAt(dir: string, epoch: number): number | null {
   return null;
 }
 
-const LIKELIHOOD_MEANING: Record<string, string> = {
-  bernoulli: 'the Bernoulli mean sigmoid(logits): the probability that each pixel is on',
-  gaussian: 'the Gaussian mean, clipped to [0, 1]',
-  logistic: "the discretised logistic's location, clipped to [0, 1]",
+const MEAN_MEANING = {
+  sigmoid: 'the sigmoid of the logits: the probability that each pixel is on',
+  clip: "the likelihood's centre clipped to [0, 1]",
 };
 
 export function describeExport(run: LoadedRun, which: 'last' | 'best', parts: readonly Part[]): ExportInfo {
@@ -98,8 +98,8 @@ export function describeExport(run: LoadedRun, which: 'last' | 'best', parts: re
     imageShape: shape,
     channels: shape[2],
     likelihood: spec.likelihood,
-    sigma: spec.likelihood === 'gaussian' ? (spec.sigma ?? 'learned') : null,
-    binarize: spec.likelihood === 'bernoulli' ? (data.binarize ?? null) : null,
+    sigma: spec.sigma ?? null,
+    binarize: likelihoodKind(spec.likelihood).binaryData ? (data.binarize ?? null) : null,
   };
   if (parts.includes('encoder')) {
     info.encoder = {
@@ -112,10 +112,11 @@ export function describeExport(run: LoadedRun, which: 'last' | 'best', parts: re
     };
   }
   if (parts.includes('decoder')) {
+    const kind = likelihoodKind(spec.likelihood);
     info.decoder = {
       path: 'decoder/model.json',
       input: { name: 'z', shape: [null, J], prior: 'standard normal N(0, I)' },
-      output: { name: 'image', shape: [null, ...shape], range: [0, 1], meaning: `E[x|z], ${LIKELIHOOD_MEANING[spec.likelihood] ?? spec.likelihood}` },
+      output: { name: 'image', shape: [null, ...shape], range: [0, 1], meaning: `E[x|z] under the ${kind.describe(spec)} likelihood: ${MEAN_MEANING[kind.exportMean ?? 'clip']}` },
       toPixels: 'multiply by 255 and round; channels last (tf.browser.toPixels draws one [H, W, C] image directly)',
     };
   }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { VaeError } from '../errors.js';
-import { ensureDir, writeError, writeFileAtomic } from '../run/atomic.js';
+import { ensureDir, writeError, writeFileAtomic } from '../util/atomic.js';
 import type { ExportFiles } from './export-run.js';
 
 /** Before any work: --out can receive an export. */

@@ -9,7 +9,7 @@ import { project2d } from '../model/latent.js';
 import { exampleSplit, loadSplits } from '../data/load.js';
 import { dimOf, slice } from '../data/dataset.js';
 import { evaluateSplit } from '../eval/elbo.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 import type { LoadedRun } from '../run/run.js';
 
 export interface TestMap {

@@ -11,9 +11,9 @@ import sharp from 'sharp';
 import * as tfjs from '@tensorflow/tfjs';
 import { Rng } from '../../src/random.js';
 import { serve, type Content } from '../../src/serve/server.js';
-import { runVae } from '../bin.js';
-import { useCpu } from '../helpers.js';
-import { fakeRun } from './fake-run.js';
+import { runVae } from '../support/bin.js';
+import { useCpu } from '../support/helpers.js';
+import { fakeRun } from '../support/fake-run.js';
 
 before(useCpu);
 

@@ -16,8 +16,8 @@ import { loadRun } from '../../src/run/run.js';
 import { exportRun } from '../../src/export/export-run.js';
 import { writeExport } from '../../src/export/write.js';
 import { serve, type Content } from '../../src/serve/server.js';
-import { useCpu } from '../helpers.js';
-import { fakeRun } from './fake-run.js';
+import { useCpu } from '../support/helpers.js';
+import { fakeRun } from '../support/fake-run.js';
 
 before(useCpu);
 

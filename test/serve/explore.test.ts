@@ -14,9 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Page } from 'puppeteer-core';
-import { BIN, runVae } from '../bin.js';
-import { fakeRun } from '../export/fake-run.js';
-import { findChromium, launch, NO_CHROMIUM } from './browser.js';
+import { BIN, runVae } from '../support/bin.js';
+import { fakeRun } from '../support/fake-run.js';
+import { findChromium, launch, NO_CHROMIUM } from '../support/browser.js';
 
 const chromium = findChromium();
 const LIMIT = 300;
