@@ -16,6 +16,7 @@ import sharp from 'sharp';
 import type { Page } from 'puppeteer-core';
 import { BIN, runVae } from '../support/bin.js';
 import { fakeRun } from '../support/fake-run.js';
+import type { VaeSpec } from '../../src/model/vae.js';
 import { findChromium, launch, NO_CHROMIUM } from '../support/browser.js';
 
 const chromium = findChromium();
@@ -52,10 +53,19 @@ const dataset = (page: Page, id: string, key: string) => inPage<string | undefin
 
 const distinct = (pixels: number[]) => new Set(pixels.filter((_, i) => i % 4 === 0)).size;
 
-test('vae explore: the page works in headless Chromium, and Ctrl-C stops the server', { skip: chromium ? false : NO_CHROMIUM, timeout: 180_000 }, async () => {
+const MODELS: { label: string; spec: VaeSpec; axes: RegExp }[] = [
+  { label: 'an mlp with a Bernoulli', spec: { arch: 'mlp', inputDim: 784, inputShape: [28, 28, 1], hidden: [32], latentDim: 4, activation: 'relu', likelihood: 'bernoulli' }, axes: /principal component 1 across/ },
+  {
+    label: 'a conv with batch norm, a logistic and 2-D latents',
+    spec: { arch: 'conv', inputDim: 784, inputShape: [28, 28, 1], hidden: [16], latentDim: 2, activation: 'leaky_relu', likelihood: 'logistic', convChannels: [4, 8], kernelSize: 4, batchNorm: true },
+    axes: /z0 across, z1 up/,
+  },
+];
+
+for (const { label, spec, axes } of MODELS) test(`vae explore, ${label}: the page works in headless Chromium, and Ctrl-C stops the server`, { skip: chromium ? false : NO_CHROMIUM, timeout: 180_000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-explore-'));
   const runDir = path.join(root, 'run');
-  await fakeRun(runDir, { arch: 'mlp', inputDim: 784, inputShape: [28, 28, 1], hidden: [32], latentDim: 4, activation: 'relu', likelihood: 'bernoulli' });
+  await fakeRun(runDir, spec);
   const { child, url, stderr } = await startExplore(['--run', runDir, '--port', '0', '--limit', String(LIMIT), '--backend', 'cpu'], root);
   const browser = await launch(chromium!);
   try {
@@ -90,6 +100,7 @@ test('vae explore: the page works in headless Chromium, and Ctrl-C stops the ser
 
     // the map: one point per encoded test image
     assert.equal(await dataset(page, 'map-canvas', 'points'), String(LIMIT));
+    assert.match(await page.$eval('#map-caption', (e) => e.textContent ?? ''), axes);
     assert.ok(distinct(await canvasPixels(page, 'picked-recon')) > 5, 'the picked point shows its reconstruction');
 
     // your own image: a dark stroke on white paper, through the file input
