@@ -26,7 +26,7 @@ export function registerExport(program: Command): void {
         '',
         'The encoder maps images [batch, H, W, C] in [0, 1] to [mu, logvar]; the decoder maps z [batch, J]',
         'to the image E[x|z] in [0, 1]. Both load with stock @tensorflow/tfjs, in a browser or in Node:',
-        "  const decoder = await tf.loadLayersModel('/model/decoder/model.json');",
+        "  const decoder = await tf.loadLayersModel('web-model/decoder/model.json');",
         '  const images = decoder.predict(tf.randomNormal([16, J]));',
         '',
         'Examples:',

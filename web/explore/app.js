@@ -49,6 +49,12 @@ function drawGrid(canvas, values, n, shape, cols, scale) {
   }
 }
 
+/** A number with two decimals, never '-0.00'. */
+const fixed2 = (v) => {
+  const t = v.toFixed(2);
+  return t === '-0.00' ? '0.00' : t;
+};
+
 /** A scale that makes an H x W image about `px` pixels wide. */
 const fit = (shape, px) => Math.max(1, Math.floor(px / Math.max(shape[0], shape[1])));
 
@@ -217,7 +223,7 @@ function latentSection(model, map) {
     out.textContent = '0.00';
     input.addEventListener('input', () => {
       z[j] = Number(input.value);
-      out.textContent = z[j].toFixed(2);
+      out.textContent = fixed2(z[j]);
       redraw();
     });
     inputs[j] = { input, out };
@@ -228,7 +234,7 @@ function latentSection(model, map) {
     values.forEach((v, j) => {
       z[j] = Math.max(-3, Math.min(3, v));
       inputs[j].input.value = String(z[j]);
-      inputs[j].out.textContent = z[j].toFixed(2);
+      inputs[j].out.textContent = fixed2(z[j]);
     });
     redraw();
   };
