@@ -76,6 +76,10 @@ for (const { label, spec, axes } of MODELS) test(`vae explore, ${label}: the pag
     });
     page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    // Everything comes from the local server (tfjs included): the page works offline.
+    page.on('request', (r) => {
+      if (!r.url().startsWith(url) && !r.url().startsWith('data:')) problems.push(`request outside the server: ${r.url()}`);
+    });
     await page.setViewport({ width: 1000, height: 900 });
     await page.goto(url);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
@@ -103,12 +107,23 @@ for (const { label, spec, axes } of MODELS) test(`vae explore, ${label}: the pag
     assert.match(await page.$eval('#map-caption', (e) => e.textContent ?? ''), axes);
     assert.ok(distinct(await canvasPixels(page, 'picked-recon')) > 5, 'the picked point shows its reconstruction');
 
-    // your own image: a dark stroke on white paper, through the file input
+    // your own image: a dark stroke on white paper, dropped onto the page (first model) or
+    // chosen with the file input (second)
     const png = path.join(root, 'digit.png');
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="90" height="120"><rect width="90" height="120" fill="white"/><path d="M45 15 L45 105" stroke="black" stroke-width="14"/></svg>';
     await sharp(Buffer.from(svg)).png().toFile(png);
-    const input = await page.$('#file');
-    await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(png);
+    if (spec.arch === 'mlp') {
+      const b64 = fs.readFileSync(png).toString('base64');
+      await inPage(page, `(() => {
+        const bytes = Uint8Array.from(atob('${b64}'), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'digit.png', { type: 'image/png' }));
+        document.querySelector('h1').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      })()`);
+    } else {
+      const input = await page.$('#file');
+      await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(png);
+    }
     await page.waitForFunction(`/recipe/.test(document.getElementById('drop-caption').textContent)`, { timeout: 30_000 });
     const prepared = await canvasPixels(page, 'drop-input');
     assert.ok(prepared.some((v, i) => i % 4 === 0 && v > 200), 'the prepared input has light ink (inverted from dark on white)');

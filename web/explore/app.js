@@ -383,15 +383,21 @@ function dropSection(model, latent) {
     latent.set(mu);
     $('drop-caption').textContent = `${file.name}, prepared by the '${model.info.prepare}' recipe; the sliders above now start from its code.`;
   };
-  zone.addEventListener('dragover', (ev) => {
+  // A file dropped anywhere on the page goes to the drop zone (rather than the browser opening it).
+  window.addEventListener('dragover', (ev) => {
     ev.preventDefault();
     zone.classList.add('over');
   });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (ev) => {
+  window.addEventListener('dragleave', (ev) => {
+    if (!ev.relatedTarget) zone.classList.remove('over');
+  });
+  window.addEventListener('drop', (ev) => {
     ev.preventDefault();
     zone.classList.remove('over');
-    void handle(ev.dataTransfer.files[0]);
+    if (ev.dataTransfer.files.length) {
+      zone.scrollIntoView({ block: 'center' });
+      void handle(ev.dataTransfer.files[0]);
+    }
   });
   $('file').addEventListener('change', () => void handle($('file').files[0]));
 }
