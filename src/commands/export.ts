@@ -43,6 +43,6 @@ export function registerExport(program: Command): void {
     const { files } = await exportRun(run, opts.best ? 'best' : 'last', parts);
     writeExport(opts.out, files);
     const bytes = [...files.values()].reduce((a, b) => a + b.length, 0);
-    log.info(`exported the ${parts.join(' and ')} of ${dir} (epoch ${run.meta.epoch}) to ${opts.out}/ (${(bytes / 1e6).toFixed(1)} MB)`);
+    log.info(`exported the ${parts.join(' and ')} of ${dir} (${opts.best ? 'best checkpoint, ' : ''}epoch ${run.meta.epoch}) to ${opts.out}/ (${(bytes / 1e6).toFixed(1)} MB)`);
   });
 }
