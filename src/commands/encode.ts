@@ -5,7 +5,7 @@ import { encodeArrays } from '../model/arrays.js';
 import { project2d } from '../model/latent.js';
 import { scatterSvg, svgToPng } from '../image/plot.js';
 import { writeFileAtomic } from '../run/atomic.js';
-import { readInputs } from './inputs.js';
+import { checkPrepare, readInputs } from './inputs.js';
 import { addBackendOption, addRunOptions, openRun, checkOutputPath, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface EncodeOptions extends CommonOptions {
@@ -18,6 +18,7 @@ interface EncodeOptions extends CommonOptions {
   seed: number;
   plot?: string;
   best?: boolean;
+  prepare: string;
 }
 
 const round = (x: number) => Number(x.toPrecision(7));
@@ -34,6 +35,7 @@ export function registerEncode(program: Command): void {
     .option('--sample', 'add a draw z ~ q(z|x) to each record')
     .option('--seed <int>', 'seed for --sample', intArg('--seed', 0, 2 ** 31 - 1), 0)
     .option('--plot <file.png>', 'also draw a scatter of the first two latent dims (or principal components) coloured by label')
+    .option('--prepare <how>', "image files: auto (prepared as the run's data set was, e.g. MNIST's centring) or none (resized only)", 'auto')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText('after', '\nExamples:\n  vae encode --split test --limit 1000 --plot latent.png > test.jsonl\n  vae encode digit.png another.jpg --format csv\n  vae encode --split test --limit 16 | vae decode > grid.png\n');
@@ -41,9 +43,10 @@ export function registerEncode(program: Command): void {
     if (opts.format !== 'jsonl' && opts.format !== 'csv') throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use jsonl or csv' });
     preflightOutput(opts.out, { binary: false, label: '', instead: '' });
     if (opts.plot) checkOutputPath(opts.plot);
+    const prepare = checkPrepare(opts.prepare);
     const log = makeLog(opts);
     const { dir, run } = await openRun(opts, log);
-    const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER });
+    const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER, prepare });
     const J = run.vae.spec.latentDim;
     const { mu, logvar } = await encodeArrays(run.vae, inputs.images, inputs.n);
     const rng = Rng.derive(opts.seed, 'encode-sample');

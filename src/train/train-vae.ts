@@ -20,6 +20,7 @@ import { gridPng, pairRows } from '../image/grid.js';
 import { lineChartsSvg, PALETTE, svgToPng } from '../image/plot.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { writeFileAtomic } from '../run/atomic.js';
+import { recipeForDataset } from '../image/prepare.js';
 import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
 import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
@@ -348,7 +349,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     dir = opts.out ?? defaultRunDir(opts.name);
     createRunDir(dir);
     writeRunJson(dir, 'config.json', cfg);
-    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, versions: versions() });
+    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, prepare: recipeForDataset(cfg.data.dataset), versions: versions() });
     vae = createVaeForConfig(cfg, train);
     epsRng = Rng.derive(seed, 'eps');
   }
