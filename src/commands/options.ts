@@ -6,7 +6,7 @@ import { VaeError } from '../errors.js';
 import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
 import { Log } from '../ui/log.js';
 import { writeFileAtomic } from '../run/atomic.js';
-import { loadRun, resolveRun, type LoadedRun } from '../run/run.js';
+import { loadRun, requireCheckpoint, resolveRun, type LoadedRun } from '../run/run.js';
 
 export interface CommonOptions {
   backend: string;
@@ -107,6 +107,7 @@ export function addRunOptions(cmd: Command): Command {
 /** Find the run (--run or the latest), start the backend, and load the run's model. */
 export async function openRun(opts: CommonOptions & { run?: string; best?: boolean }, log: Log): Promise<{ dir: string; run: LoadedRun }> {
   const dir = resolveRun(opts.run);
+  requireCheckpoint(dir, opts.best ? 'best' : 'last');
   await startBackend(opts.backend, log);
   return { dir, run: loadRun(dir, opts.best ? 'best' : 'last') };
 }

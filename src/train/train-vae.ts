@@ -21,6 +21,7 @@ import { lineChartsSvg, PALETTE, svgToPng } from '../image/plot.js';
 import { decodeArrays, encodeArrays } from '../model/arrays.js';
 import { writeFileAtomic } from '../run/atomic.js';
 import { recipeForDataset } from '../image/prepare.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
 import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
 import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
@@ -327,7 +328,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   let best: CheckpointMeta['best'] = null;
   const runRecord = { backend: { name: opts.backend.name, tfjs: opts.backend.tfjs, device: opts.backend.device }, argv: opts.argv, at: new Date().toISOString() };
 
-  if (opts.resumeDir) {
+  if (opts.resumeDir && hasCheckpoint(opts.resumeDir)) {
     dir = opts.resumeDir;
     const run = loadRun(dir);
     const meta = run.meta;
@@ -345,6 +346,15 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     const info = readRunInfo(dir);
     writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
     log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
+  } else if (opts.resumeDir) {
+    // Stopped before its first checkpoint: nothing to continue, so it starts again from the beginning.
+    dir = opts.resumeDir;
+    writeRunJson(dir, 'config.json', cfg);
+    const info = readRunInfo(dir);
+    writeRunJson(dir, 'run.json', { ...info, prepare: info.prepare ?? recipeForDataset(cfg.data.dataset), resumes: [...(info.resumes ?? []), runRecord] });
+    vae = createVaeForConfig(cfg, train);
+    epsRng = Rng.derive(seed, 'eps');
+    log.info(`${dir} stopped before its first checkpoint: starting it again from the beginning`);
   } else {
     dir = opts.out ?? defaultRunDir(opts.name);
     createRunDir(dir);
@@ -392,10 +402,22 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
   let earlyStop: EarlyStop | null = null;
+  // Mid-epoch checkpoints on a time budget: at most train.checkpointMinutes of work is ever lost.
+  let lastSave = performance.now();
+  const checkpointDue = () => performance.now() - lastSave >= t.checkpointMinutes * 60_000;
+  const savePartial = async (epoch: number, globalStep: number, at: PartialEpoch) => {
+    await saveRunCheckpoint(dir, vae, adam, { epoch, step: globalStep, dataShape: train.shape, rng: task.rngState(), partial: at, best });
+    lastSave = performance.now();
+  };
   const result = await runLoop(
     task,
-    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
+    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop, checkpointDue },
     {
+      async onCheckpoint({ epoch, globalStep, partial: at }) {
+        log.status(`epoch ${epoch + 1}: saving a checkpoint at step ${at.stepInEpoch}`);
+        await savePartial(epoch, globalStep, at);
+        log.debug(`saved a checkpoint at epoch ${epoch + 1}, step ${at.stepInEpoch}`);
+      },
       onProgress(p) {
         const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
         log.status(
@@ -435,6 +457,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
         writeFileAtomic(path.join(dir, 'metrics.jsonl'), metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
         await saveRunCheckpoint(dir, vae, adam, meta);
         if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
+        lastSave = performance.now();
         await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
         await writeCurves(dir, metrics);
         log.stopStatus();
@@ -474,8 +497,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     if (result.partial) {
       // A checkpoint part-way through the epoch: everything needed to continue it exactly.
       log.status('saving a checkpoint');
-      const rng = task.rngState();
-      await saveRunCheckpoint(dir, vae, adam, { epoch: result.epoch, step: result.globalStep, dataShape: train.shape, rng, partial: result.partial, best });
+      await savePartial(result.epoch, result.globalStep, result.partial);
       log.stopStatus();
     }
   }
