@@ -1,4 +1,7 @@
+import path from 'node:path';
 import type { Command } from 'commander';
+import { convertStill } from '../image/convert.js';
+import { formatForOutput } from './output-format.js';
 import { VaeError } from '../errors.js';
 import { Rng } from '../random.js';
 import { encodeArrays } from '../model/arrays.js';
@@ -39,8 +42,14 @@ export function registerEncode(program: Command): void {
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText('after', '\nExamples:\n  vae encode --split test --limit 1000 --plot latent.png > test.jsonl\n  vae encode digit.png another.jpg --format csv\n  vae encode --split test --limit 16 | vae decode > grid.png\n');
-  addBackendOption(addRunOptions(cmd)).action(async (files: string[], opts: EncodeOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (files: string[], opts: EncodeOptions, command: Command) => {
     if (opts.format !== 'jsonl' && opts.format !== 'csv') throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use jsonl or csv' });
+    const explicit = command.getOptionValueSource('format') === 'default' ? undefined : opts.format;
+    // A .csv or .jsonl name decides (or must agree with --format); other names get --format.
+    if (opts.out && ['.csv', '.jsonl', '.ndjson'].includes(path.extname(opts.out).toLowerCase())) {
+      opts.format = formatForOutput(opts.out, { can: ['jsonl', 'csv'] as const, explicit: explicit as 'jsonl' | 'csv' | undefined, what: 'vae encode' });
+    }
+    const plotFormat = formatForOutput(opts.plot, { can: ['png', 'jpeg', 'webp'], what: '--plot', flag: '--plot' });
     preflightOutput(opts.out, { binary: false, label: '', instead: '' });
     if (opts.plot) checkOutputPath(opts.plot);
     const prepare = checkPrepare(opts.prepare);
@@ -68,7 +77,7 @@ export function registerEncode(program: Command): void {
     if (opts.plot) {
       const { points, axes } = project2d(mu, inputs.n, J);
       const svg = scatterSvg(points, inputs.labels, { title: `E[z|x] of ${inputs.n} images`, xLabel: axes[0], yLabel: axes[1] });
-      writeFileAtomic(opts.plot, await svgToPng(svg));
+      writeFileAtomic(opts.plot, await convertStill(await svgToPng(svg), plotFormat));
       log.info(`wrote the latent scatter plot to ${opts.plot}`);
     }
     log.info(`encoded ${inputs.n} image${inputs.n === 1 ? '' : 's'} with ${dir} (J = ${J})${opts.out ? ` to ${opts.out}` : ''}`);
