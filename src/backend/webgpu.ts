@@ -15,6 +15,7 @@ import { tf } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
 import { BackendUnavailable } from './names.js';
+import { probeDawnAdapter } from './webgpu-probe.js';
 
 /** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
 export interface WebgpuAdapter {
@@ -347,6 +348,9 @@ let opened: WebgpuAdapter | undefined;
  * clear reason when it cannot.
  */
 export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<WebgpuAdapter> {
+  // Without an adapter, say so in one line, without loading Dawn (and its warnings) here.
+  quietVulkan();
+  if (!opened && (await probeDawnAdapter()).adapter === false) throw unavailable('Dawn found no WebGPU adapter (no Vulkan driver, or a driver too old for Dawn)');
   opened ??= await openDevice();
   if (opts.requireHardware && opened.fallback) throw unavailable(`only a software adapter (${opened.name})`);
   if (!(await tf.setBackend('webgpu'))) throw unavailable('the webgpu backend did not initialise');

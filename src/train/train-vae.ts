@@ -381,19 +381,20 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const weighted = t.beta !== 1 || t.warmupEpochs > 0 || t.freeBits > 0;
   const iw = t.iwSamples > 1;
   const bpd = spec.likelihood === 'logistic';
+  // Each column's width is what its values need (e.g. -1234.56); headers wrap to fit the terminal.
   const cols: [string, number][] = [
-    ['epoch', 6],
-    ['train ELBO', 11],
-    ['recon', 10],
-    ['KL', 9],
-    ...(weighted ? ([['weighted KL', 12]] as [string, number][]) : []),
-    ...(iw ? ([[`train L_${t.iwSamples}`, 11]] as [string, number][]) : []),
-    ['val ELBO', 10],
-    ['val recon', 10],
-    ['val KL', 9],
-    ...(bpd ? ([['val bits/dim', 13]] as [string, number][]) : []),
-    ['ex/s', 7],
-    ['time', 7],
+    ['epoch', 5],
+    ['train ELBO', 8],
+    ['recon', 8],
+    ['KL', 7],
+    ...(weighted ? ([['weighted KL', 7]] as [string, number][]) : []),
+    ...(iw ? ([[`train L_${t.iwSamples}`, 8]] as [string, number][]) : []),
+    ['val ELBO', 8],
+    ['val recon', 8],
+    ['val KL', 7],
+    ...(bpd ? ([['val bits/dim', 6]] as [string, number][]) : []),
+    ['ex/s', 6],
+    ['time', 6],
   ];
   const table = streamingTable(
     cols.map((c) => c[0]),
