@@ -12,4 +12,4 @@ import '@tensorflow/tfjs';
 tf.enableProdMode();
 
 export { tf };
-export type { Tensor, Tensor1D, Tensor2D, Scalar, Variable } from '@tensorflow/tfjs-core';
+export type { Tensor, Variable } from '@tensorflow/tfjs-core';

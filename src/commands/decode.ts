@@ -7,7 +7,7 @@ import { VaeError } from '../errors.js';
 import { decodeArrays } from '../model/arrays.js';
 import { parseLatents } from '../data/latents.js';
 import { gridPng } from '../image/grid.js';
-import { ensureDir, writeFileAtomic } from '../run/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface DecodeOptions extends CommonOptions {

@@ -7,7 +7,7 @@ import { Rng } from '../random.js';
 import { encodeArrays } from '../model/arrays.js';
 import { project2d } from '../model/latent.js';
 import { scatterSvg, svgToPng } from '../image/plot.js';
-import { writeFileAtomic } from '../run/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { checkPrepare, readInputs } from './inputs.js';
 import { addBackendOption, addRunOptions, openRun, checkOutputPath, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 

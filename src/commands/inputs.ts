@@ -11,7 +11,7 @@ import { evalRows } from '../data/batches.js';
 import { loadImageFiles } from '../image/load.js';
 import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
 import { readRunInfo, type LoadedRun } from '../run/run.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 
 export const MAX_IMAGES = 100_000;
 

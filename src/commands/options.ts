@@ -5,8 +5,8 @@ import { Option, type Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
 import { Log } from '../ui/log.js';
-import { dawnProbeLog } from '../backend/webgpu-probe.js';
-import { writeFileAtomic } from '../run/atomic.js';
+import { dawnProbeLog } from '../backend/webgpu/probe.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { loadRun, requireCheckpoint, resolveRun, type LoadedRun } from '../run/run.js';
 
 export interface CommonOptions {

@@ -10,7 +10,7 @@ import { gridAnimation, gridPng } from '../image/grid.js';
 import { exampleSplit, loadSplits } from '../data/load.js';
 import { slice } from '../data/dataset.js';
 import { evaluateSplit } from '../eval/elbo.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 import { readRef } from './inputs.js';
 import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 

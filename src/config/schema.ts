@@ -135,7 +135,6 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type DataConfig = Config['data'];
-export type ModelConfig = Config['model'];
 export type TrainConfig = Config['train'];
 
 /** The sections and their schemas, for key listings, suggestions and per-key descriptions. */

@@ -16,13 +16,25 @@ import { validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { expectedShapes, isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
 import { variableOf, type Params } from '../model/params.js';
-import type { Adam } from '../train/adam.js';
-import type { PartialEpoch } from '../train/loop.js';
 import type { RngState } from '../random.js';
-import { ensureDir, writeJsonAtomic } from './atomic.js';
+import { ensureDir, writeJsonAtomic } from '../util/atomic.js';
 import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
 
 export const RUNS_ROOT = 'runs';
+
+/** Where an epoch stopped part-way, so that it can be continued exactly. */
+export interface PartialEpoch {
+  stepInEpoch: number;
+  /** example-weighted sums of each stat so far */
+  sums: number[];
+  examples: number;
+  seconds: number;
+}
+
+/** What a checkpoint needs from an optimiser: its step count and its moment arrays. */
+export interface OptimizerState {
+  state(): Promise<{ t: number; arrays: NamedArray[] }>;
+}
 
 /** What a checkpoint's manifest carries beside the tensors. */
 export interface CheckpointMeta {
@@ -171,7 +183,7 @@ async function paramArrays(params: Params): Promise<NamedArray[]> {
 }
 
 /** Save model (and optimiser, when given) state to dir (the run, or its best/ folder). */
-export async function saveRunCheckpoint(dir: string, vae: Vae, adam: Adam | null, meta: Omit<CheckpointMeta, 'optimizer' | 'savedAt' | 'model'>): Promise<void> {
+export async function saveRunCheckpoint(dir: string, vae: Vae, adam: OptimizerState | null, meta: Omit<CheckpointMeta, 'optimizer' | 'savedAt' | 'model'>): Promise<void> {
   const arrays = await paramArrays(vae.params);
   let optimizer: CheckpointMeta['optimizer'] = null;
   if (adam) {

@@ -7,6 +7,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
+import type { PartialEpoch } from '../run/run.js';
 
 export interface StepResult {
   stats: Tensor;
@@ -39,15 +40,6 @@ export interface EpochResult {
   globalStep: number;
   /** Example-weighted mean of each stat over the epoch. */
   stats: Record<string, number>;
-  examples: number;
-  seconds: number;
-}
-
-/** Where an epoch stopped part-way, so that it can be continued exactly. */
-export interface PartialEpoch {
-  stepInEpoch: number;
-  /** example-weighted sums of each stat so far */
-  sums: number[];
   examples: number;
   seconds: number;
 }

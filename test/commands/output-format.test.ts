@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { runVae } from '../bin.js';
+import { runVae } from '../support/bin.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/run-v1', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-formats-'));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runVae } from '../bin.js';
+import { runVae } from '../support/bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-slips-'));
 const vae = (args: string[]) => runVae(args, { cwd: work });

@@ -15,9 +15,9 @@ import { loadRun } from '../../src/run/run.js';
 import { readInputs } from '../../src/commands/inputs.js';
 import { loadSplits } from '../../src/data/load.js';
 import { decodeArrays, encodeArrays } from '../../src/model/arrays.js';
-import { useCpu } from '../helpers.js';
-import { runVae } from '../bin.js';
-import { writeDrawing } from './drawing.js';
+import { useCpu } from '../support/helpers.js';
+import { runVae } from '../support/bin.js';
+import { writeDrawing } from '../support/drawing.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/run-v1', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-prepare-'));

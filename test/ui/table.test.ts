@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runVae } from '../bin.js';
+import { runVae } from '../support/bin.js';
 import { renderTable, streamingTable } from '../../src/ui/table.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/run-v1', import.meta.url));
