@@ -54,6 +54,11 @@ export interface LoopOptions {
   partial?: PartialEpoch | null;
   /** Checked before each step: when it returns true, the loop stops there. */
   shouldStop?: () => boolean;
+  /**
+   * Checked between steps (never inside one, so an engine that runs many steps per submit
+   * answers at its submit boundaries): when it returns true, onCheckpoint saves the epoch so far.
+   */
+  checkpointDue?: () => boolean;
 }
 
 export interface LoopResult {
@@ -69,6 +74,8 @@ export interface LoopResult {
 
 export interface LoopHooks {
   onProgress?(p: Progress): void;
+  /** Save a checkpoint part-way through `epoch`, `globalStep` steps in overall. */
+  onCheckpoint?(at: { epoch: number; globalStep: number; partial: PartialEpoch }): Promise<void>;
   /** Return 'stop' to end training after this epoch (early stopping). */
   onEpochEnd?(r: EpochResult): Promise<void | 'stop'> | void | 'stop';
 }
@@ -150,6 +157,10 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
           await drain(i);
           const partial = { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 };
           return { stopped: true, finishedEarly: false, globalStep, epoch, partial: i === 0 ? null : partial };
+        }
+        if (i > first && hooks.onCheckpoint && opts.checkpointDue?.()) {
+          await drain(i);
+          await hooks.onCheckpoint({ epoch, globalStep, partial: { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 } });
         }
         const r = await task.step(epoch, i);
         pending.push(r);

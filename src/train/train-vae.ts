@@ -18,6 +18,8 @@ import { countParams } from '../model/params.js';
 import { evaluateElbo } from '../eval/elbo.js';
 import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
 import { readMetrics, writeMetrics, type EpochMetrics } from '../run/metrics.js';
+import { recipeForDataset } from '../image/prepare.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
 import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
 import { versions } from '../version.js';
@@ -80,7 +82,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   let best: CheckpointMeta['best'] = null;
   const runRecord = { backend: { name: opts.backend.name, tfjs: opts.backend.tfjs, device: opts.backend.device }, argv: opts.argv, at: new Date().toISOString() };
 
-  if (opts.resumeDir) {
+  if (opts.resumeDir && hasCheckpoint(opts.resumeDir)) {
     dir = opts.resumeDir;
     const run = loadRun(dir);
     const meta = run.meta;
@@ -98,11 +100,20 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     const info = readRunInfo(dir);
     writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
     log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
+  } else if (opts.resumeDir) {
+    // Stopped before its first checkpoint: nothing to continue, so it starts again from the beginning.
+    dir = opts.resumeDir;
+    writeRunJson(dir, 'config.json', cfg);
+    const info = readRunInfo(dir);
+    writeRunJson(dir, 'run.json', { ...info, prepare: info.prepare ?? recipeForDataset(cfg.data.dataset), resumes: [...(info.resumes ?? []), runRecord] });
+    vae = createVaeForConfig(cfg, train);
+    epsRng = Rng.derive(seed, 'eps');
+    log.info(`${dir} stopped before its first checkpoint: starting it again from the beginning`);
   } else {
     dir = opts.out ?? defaultRunDir(opts.name);
     createRunDir(dir);
     writeRunJson(dir, 'config.json', cfg);
-    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, versions: versions() });
+    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, prepare: recipeForDataset(cfg.data.dataset), versions: versions() });
     vae = createVaeForConfig(cfg, train);
     epsRng = Rng.derive(seed, 'eps');
   }
@@ -124,19 +135,20 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const weighted = t.beta !== 1 || t.warmupEpochs > 0 || t.freeBits > 0;
   const iw = t.iwSamples > 1;
   const bpd = likelihoodKind(spec.likelihood).bitsPerDim;
+  // Each column's width is what its values need (e.g. -1234.56); headers wrap to fit the terminal.
   const cols: [string, number][] = [
-    ['epoch', 6],
-    ['train ELBO', 11],
-    ['recon', 10],
-    ['KL', 9],
-    ...(weighted ? ([['weighted KL', 12]] as [string, number][]) : []),
-    ...(iw ? ([[`train L_${t.iwSamples}`, 11]] as [string, number][]) : []),
-    ['val ELBO', 10],
-    ['val recon', 10],
-    ['val KL', 9],
-    ...(bpd ? ([['val bits/dim', 13]] as [string, number][]) : []),
-    ['ex/s', 7],
-    ['time', 7],
+    ['epoch', 5],
+    ['train ELBO', 8],
+    ['recon', 8],
+    ['KL', 7],
+    ...(weighted ? ([['weighted KL', 7]] as [string, number][]) : []),
+    ...(iw ? ([[`train L_${t.iwSamples}`, 8]] as [string, number][]) : []),
+    ['val ELBO', 8],
+    ['val recon', 8],
+    ['val KL', 7],
+    ...(bpd ? ([['val bits/dim', 6]] as [string, number][]) : []),
+    ['ex/s', 6],
+    ['time', 6],
   ];
   const table = streamingTable(
     cols.map((c) => c[0]),
@@ -145,10 +157,22 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
   let earlyStop: EarlyStop | null = null;
+  // Mid-epoch checkpoints on a time budget: at most train.checkpointMinutes of work is ever lost.
+  let lastSave = performance.now();
+  const checkpointDue = () => performance.now() - lastSave >= t.checkpointMinutes * 60_000;
+  const savePartial = async (epoch: number, globalStep: number, at: PartialEpoch) => {
+    await saveRunCheckpoint(dir, vae, adam, { epoch, step: globalStep, dataShape: train.shape, rng: task.rngState(), partial: at, best });
+    lastSave = performance.now();
+  };
   const result = await runLoop(
     task,
-    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
+    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop, checkpointDue },
     {
+      async onCheckpoint({ epoch, globalStep, partial: at }) {
+        log.status(`epoch ${epoch + 1}: saving a checkpoint at step ${at.stepInEpoch}`);
+        await savePartial(epoch, globalStep, at);
+        log.debug(`saved a checkpoint at epoch ${epoch + 1}, step ${at.stepInEpoch}`);
+      },
       onProgress(p) {
         const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
         log.status(
@@ -188,6 +212,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
         writeMetrics(dir, metrics);
         await saveRunCheckpoint(dir, vae, adam, meta);
         if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
+        lastSave = performance.now();
         await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
         await writeCurves(dir, metrics);
         log.stopStatus();
@@ -227,8 +252,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     if (result.partial) {
       // A checkpoint part-way through the epoch: everything needed to continue it exactly.
       log.status('saving a checkpoint');
-      const rng = task.rngState();
-      await saveRunCheckpoint(dir, vae, adam, { epoch: result.epoch, step: result.globalStep, dataShape: train.shape, rng, partial: result.partial, best });
+      await savePartial(result.epoch, result.globalStep, result.partial);
       log.stopStatus();
     }
   }

@@ -68,6 +68,62 @@ test('Ctrl-C part-way through an epoch saves a checkpoint, exits 130, and resume
   assert.equal(weightsSha('interrupted'), weightsSha('ref'));
 });
 
+/** Start training and SIGKILL it as soon as `ready(dir)` holds; resolves when it has exited. */
+async function trainAndKill(out: string, extra: string[], ready: (dir: string) => boolean): Promise<void> {
+  const child = spawn(process.execPath, [BIN, 'train', ...SMALL, '--set', 'train.epochs=3', ...extra, '--out', out], { cwd: work, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const dir = path.join(work, out);
+  while (child.exitCode === null && !ready(dir)) await new Promise((resolve) => setTimeout(resolve, 5));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+const manifestMeta = (dir: string) => {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).meta;
+  } catch {
+    return null;
+  }
+};
+
+test('kill -9 in the first epoch after a timed checkpoint (train.checkpointMinutes): the run reads, and resumes exactly (cpu)', async () => {
+  // A checkpoint every 0.1 s of training; killed at the first one, part-way through epoch 1.
+  await trainAndKill('timed', ['--set', 'train.checkpointMinutes=0.0017'], (dir) => manifestMeta(dir)?.partial != null);
+  const meta = manifestMeta(path.join(work, 'timed'));
+  assert.equal(meta.epoch, 0);
+  assert.ok(meta.partial.stepInEpoch > 0 && meta.partial.stepInEpoch < 128);
+  assert.equal(vae(['sample', '--run', 'timed', '--n', '4', '--out', 'timed.png']).code, 0);
+  const best = vae(['sample', '--run', 'timed', '--best', '--out', 'timed.png']);
+  assert.equal(best.code, 2);
+  assert.match(best.stderr, /^vae: timed has no best checkpoint yet: it has not finished an epoch \(leave out --best/);
+  // The time budget may change on resume.
+  const r = vae(['train', '--resume', 'timed', '--set', 'train.checkpointMinutes=5', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(metrics('timed'), reference);
+  assert.equal(weightsSha('timed'), weightsSha('ref'));
+});
+
+test('kill -9 before the first checkpoint: every command that reads runs says so, and --resume starts it again cleanly', async () => {
+  await trainAndKill('early', [], (dir) => fs.existsSync(path.join(dir, 'run.json')));
+  assert.ok(!fs.existsSync(path.join(work, 'early', 'checkpoint.json')));
+  const expected = /^vae: early stopped before its first checkpoint \(`vae train --resume early` starts it again\)\n$/;
+  for (const args of [['sample', '--out', 'early.png'], ['eval', '--samples', '0'], ['encode', '--split', 'test', '--limit', '2'], ['reconstruct', '--split', 'test', '--out', 'early.png'], ['decode', '--out', 'early.png']]) {
+    const r = vae([...args, '--run', 'early']);
+    assert.equal(r.code, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, expected, args[0]);
+  }
+  // In a folder whose only run has no checkpoint, the latest run is that one, named.
+  const only = path.join(work, 'only');
+  fs.mkdirSync(path.join(only, 'runs'), { recursive: true });
+  fs.cpSync(path.join(work, 'early'), path.join(only, 'runs', 'early'), { recursive: true });
+  const latest = runVae(['sample', '--out', 'x.png'], { cwd: only });
+  assert.equal(latest.code, 2);
+  assert.match(latest.stderr, /^vae: runs\/early stopped before its first checkpoint \(`vae train --resume runs\/early` starts it again\)/);
+  const restarted = runVae(['train', '--resume', '--quiet'], { cwd: only });
+  assert.equal(restarted.code, 0, restarted.stderr);
+  assert.deepEqual(runMetrics(path.join(only, 'runs', 'early')), reference);
+});
+
 test('SIGTERM stops cleanly with exit code 143', async () => {
   const r = await trainAndSignal('terminated', 'SIGTERM', 100);
   assert.equal(r.code, 143, r.stderr);
@@ -113,7 +169,7 @@ test('chaos: SIGKILL at random moments never leaves a run that cannot be read or
       if (fs.existsSync(path.join(dir, 'config.json'))) {
         const s = vae(['sample', '--run', out, '--out', `${out}.png`]);
         assert.equal(s.code, 2);
-        assert.match(s.stderr, /has no checkpoint/);
+        assert.match(s.stderr, new RegExp(`^vae: ${out} stopped before its first checkpoint \\(\`vae train --resume ${out}\` starts it again\\)`));
       }
       continue;
     }

@@ -16,6 +16,7 @@ import { firstLine, importOptional, isMissingModule } from '../optional.js';
 import { BackendUnavailable } from '../unavailable.js';
 import { installGpuCounters } from './counters.js';
 import { addNInChunks, failOnDeviceErrors, patchUploads, setTrainingFlags, watchDevice, type DeviceLike, type ReadingBackend, type UploadingBackend } from './tfjs-patches.js';
+import { probeDawnAdapter } from './probe.js';
 
 /** What Dawn's adapter says of itself (GPUAdapterInfo, plus Dawn's older fields). */
 export interface WebgpuAdapter {
@@ -176,6 +177,9 @@ let opened: WebgpuAdapter | undefined;
  * clear reason when it cannot.
  */
 export async function loadWebgpu(opts: { requireHardware: boolean }): Promise<WebgpuAdapter> {
+  // Without an adapter, say so in one line, without loading Dawn (and its warnings) here.
+  quietVulkan();
+  if (!opened && (await probeDawnAdapter()).adapter === false) throw unavailable('Dawn found no WebGPU adapter (no Vulkan driver, or a driver too old for Dawn)');
   opened ??= await openDevice();
   if (opts.requireHardware && opened.fallback) throw unavailable(`only a software adapter (${opened.name})`);
   if (!(await tf.setBackend('webgpu'))) throw unavailable('the webgpu backend did not initialise');
