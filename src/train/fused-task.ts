@@ -6,27 +6,21 @@
  * engine's state back into them before anything reads the model (validation, previews,
  * checkpoints), so checkpoints, eval, sample and --resume on any backend are unchanged.
  */
-/// <reference types="@webgpu/types" />
 import { tf } from '../tf.js';
 import { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
-import { fillRows, staticRng } from '../data/batches.js';
+import { fillRows, staticRng, type Binarize } from '../data/batches.js';
 import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
 import { engineSupport, EngineUnsupported, WebgpuEngine } from '../engine/webgpu/index.js';
-import { webgpuDevice, webgpuDeviceError } from '../backend/webgpu.js';
+import { webgpuDevice, webgpuDeviceError } from '../backend/webgpu/loader.js';
 import type { BackendReport } from '../backend/index.js';
-import type { Binarize } from '../data/batches.js';
+import { trainingBinarization } from '../model/eval-protocol.js';
 import { learningRateAt } from './schedule.js';
 import type { Adam } from './adam.js';
 import type { TrainTask } from './loop.js';
-
-/** How training draws its batches, and what each step reports (as train-vae.ts decides them). */
-export interface TaskShape {
-  statNames: string[];
-  binarize: Binarize;
-}
+import { trainStatNames } from './vae-step.js';
 
 export interface FusedTask extends TrainTask {
   engine: WebgpuEngine;
@@ -71,12 +65,12 @@ export interface FusedOptions {
   statsCapacity?: number;
 }
 
-export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: Config, epsRng: Rng, shape: TaskShape, device: GPUDevice, opts: FusedOptions = {}): Promise<FusedTask> {
+export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: Config, epsRng: Rng, device: GPUDevice, opts: FusedOptions = {}): Promise<FusedTask> {
   const t = cfg.train;
   const B = Math.min(t.batchSize, train.n);
   const stepsPerEpoch = Math.ceil(train.n / t.batchSize);
   const warmupSteps = t.warmupEpochs * stepsPerEpoch;
-  const { images, binarize } = engineImages(train, cfg, shape.binarize);
+  const { images, binarize } = engineImages(train, cfg, trainingBinarization(cfg));
   const engine = await WebgpuEngine.create(
     device,
     {
@@ -99,7 +93,7 @@ export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: 
   let orderEpoch = -1;
   return {
     engine,
-    statNames: shape.statNames,
+    statNames: trainStatNames(cfg),
     stepsInEpoch: () => stepsPerEpoch,
     rngState: () => ({ eps: epsRng.state(), bin: null }),
     step(epoch, i) {
@@ -158,7 +152,6 @@ export async function fusedTaskFor(
   train: ImageSet,
   cfg: Config,
   epsRng: Rng,
-  shape: TaskShape,
 ): Promise<{ task: FusedTask | null; line: string }> {
   if (backend.name !== 'webgpu') return { task: null, line: '' };
   const support = engineSupport({ spec: vae.spec, iwSamples: cfg.train.iwSamples, skipNonFinite: cfg.train.skipNonFinite });
@@ -166,7 +159,7 @@ export async function fusedTaskFor(
   if (!support.ok) return fallback(support.reason);
   if (process.env.VAE_WEBGPU_ENGINE === 'tfjs') return fallback('VAE_WEBGPU_ENGINE=tfjs');
   try {
-    const task = await makeFusedTask(vae, adam, train, cfg, epsRng, shape, webgpuDevice() as GPUDevice);
+    const task = await makeFusedTask(vae, adam, train, cfg, epsRng, webgpuDevice() as GPUDevice);
     return { task, line: `engine: fused WebGPU kernels (${task.engine.dispatchesPerStep} dispatches per step, up to 64 steps per submit)` };
   } catch (err) {
     if (err instanceof EngineUnsupported) return fallback(err.message);

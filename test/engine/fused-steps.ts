@@ -6,15 +6,16 @@
  * results as JSON on stdout.
  *   node --import tsx test/engine/fused-steps.ts '<config overrides as JSON>'
  */
-/// <reference types="@webgpu/types" />
 import { tf } from '../../src/tf.js';
-import { loadWebgpu, webgpuDevice, gpuCounters } from '../../src/backend/webgpu.js';
+import { loadWebgpu, webgpuDevice } from '../../src/backend/webgpu/loader.js';
+import { enableGpuCounters, gpuCounters } from '../../src/backend/webgpu/counters.js';
 import { Rng } from '../../src/random.js';
 import { Adam } from '../../src/train/adam.js';
 import { clipByGlobalNorm } from '../../src/train/clip.js';
 import { learningRateAt } from '../../src/train/schedule.js';
 import { defaultConfig, type Config } from '../../src/config/schema.js';
-import { createVaeForConfig, trainingBinarization, trainStatNames } from '../../src/train/train-vae.js';
+import { createVaeForConfig } from '../../src/train/model-from-config.js';
+import { trainingBinarization } from '../../src/model/eval-protocol.js';
 import { makeFusedTask } from '../../src/train/fused-task.js';
 import { fillRows, staticRng } from '../../src/data/batches.js';
 import { klWeightAt, trainingObjective } from '../../src/model/objective.js';
@@ -124,7 +125,7 @@ async function engine() {
   await loadWebgpu({ requireHardware: false });
   const vae = createVaeForConfig(cfg, set);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
-  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), { statNames: trainStatNames(cfg), binarize: trainingBinarization(cfg) }, webgpuDevice() as GPUDevice, {
+  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice, {
     stepsPerSubmit: over.train?.logEvery ?? 4,
   });
   const c0 = gpuCounters();
@@ -173,7 +174,7 @@ async function finiteDifferences() {
   await loadWebgpu({ requireHardware: false });
   const vae = createVaeForConfig(cfg, set);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
-  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), { statNames: trainStatNames(cfg), binarize: trainingBinarization(cfg) }, webgpuDevice() as GPUDevice);
+  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice);
   const e = task.engine;
   const plan = e.plan;
   const w0 = (await e.readState()).params;
@@ -215,14 +216,13 @@ async function counts() {
   const train = (await loadSplits(ref.data, ['train'])).train;
   const vae = createVaeForConfig(ref, train);
   const adam = new Adam({ learningRate: ref.train.learningRate });
-  const shapeOf = (c: Config) => ({ statNames: trainStatNames(c), binarize: trainingBinarization(c) });
-  const big = await makeFusedTask(vae, adam, train, ref, Rng.derive(1, 'eps'), shapeOf(ref), webgpuDevice() as GPUDevice);
+  const big = await makeFusedTask(vae, adam, train, ref, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice);
   const reference = { batch: big.engine.plan.B, dispatchesPerStep: big.engine.dispatchesPerStep, kernels: big.engine.kernelLabels };
   big.dispose();
   // 40 steps inside one epoch (an epoch's start submits what is recorded before the new order)
   const small = { ...cfg, train: { ...cfg.train, logEvery: 20 } };
   const many: ImageSet = { ...set, images: new Float32Array(41 * 16 * D).map((_, k) => images[k % images.length]), n: 41 * 16 };
-  const task = await makeFusedTask(createVaeForConfig(small, many), new Adam({ learningRate: 1e-3 }), many, small, Rng.derive(1, 'eps'), shapeOf(small), webgpuDevice() as GPUDevice);
+  const task = await makeFusedTask(createVaeForConfig(small, many), new Adam({ learningRate: 1e-3 }), many, small, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice);
   task.step(0, 0);
   await task.readStats(1);
   const c0 = gpuCounters();
@@ -236,6 +236,7 @@ async function counts() {
   return { reference, loop: { steps, dispatches: c1.dispatches - c0.dispatches, submits: c1.submits - c0.submits, readbacks: c1.readbacks - c0.readbacks, writes: c1.writes - c0.writes, buffersCreated: c1.buffersCreated - c0.buffersCreated } };
 }
 
+enableGpuCounters();
 if (process.argv[3] === 'counts') {
   const r = await counts();
   process.stdout.write(JSON.stringify(r), () => process.exit(0));

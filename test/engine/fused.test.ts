@@ -17,8 +17,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { softwareVulkan } from '../webgpu-env.js';
-import { runMetrics, runVae } from '../bin.js';
+import { softwareVulkan } from '../support/webgpu-env.js';
+import { runMetrics, runVae } from '../support/bin.js';
 
 const vk = softwareVulkan();
 const skip = 'skip' in vk ? vk.skip : false;

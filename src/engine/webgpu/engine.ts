@@ -1,4 +1,3 @@
-/// <reference types="@webgpu/types" />
 /**
  * The fused training engine: buffers, pipelines and one bind group made once; steps recorded
  * into a compute pass, many per submit; statistics and state read back only when asked.

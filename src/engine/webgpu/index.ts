@@ -61,7 +61,7 @@
  */
 import type { VaeSpec } from '../../model/vae.js';
 
-export { WebgpuEngine, EngineUnsupported, type EngineOptions, type StepValues } from './engine.js';
+export { WebgpuEngine, EngineUnsupported } from './engine.js';
 
 /** What the engine needs to know about a training config to say whether it can run it. */
 export interface EngineRequest {

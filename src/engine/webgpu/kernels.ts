@@ -9,7 +9,7 @@
  */
 import type { Activation } from '../../model/vae.js';
 import { LOGVAR_RANGE } from '../../model/vae.js';
-import { LOG_SIGMA_RANGE } from '../../model/likelihood.js';
+import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
 import { RNG_WGSL } from './rng.js';
 import type { Layer, Plan } from './plan.js';
 
