@@ -7,6 +7,7 @@ import { stepKernels, type KernelOptions } from './kernels.js';
 import { makePlan, type Plan } from './plan.js';
 import { streamKey, STREAM } from './rng.js';
 import type { VaeSpec } from '../../model/vae.js';
+import { RuntimeFailure } from '../../errors.js';
 
 /** What one step needs from the CPU: written into the step's row of the uniform buffer. */
 export interface StepValues {
@@ -249,7 +250,11 @@ export class WebgpuEngine {
       const out = new Float32Array(dst.getMappedRange(0, bytes).slice(0));
       dst.unmap();
       const err = this.deviceError();
-      if (err) throw new Error(err);
+      if (err) {
+        throw new RuntimeFailure(`the GPU reported an error, so results computed on it cannot be trusted: ${err}`, {
+          hint: 'train on --backend wasm instead, and please report this with `vae backends` output',
+        });
+      }
       return out;
     } finally {
       if (!target) dst.destroy();
