@@ -38,8 +38,8 @@
  *   sigma grad  a learned Gaussian sigma's gradient (only then)
  *   norm        the global gradient norm (only with train.gradClip)
  *   adam        one update over every parameter, clipping folded in
- * 14 dispatches for 784-400-20 (+1 with clipping, +1 for a learned sigma); 2 per extra hidden
- * layer and 2 per extra decoder layer.
+ * 8 + 6 per hidden layer (forward, delta and weight gradient, in the encoder and the decoder):
+ * 14 for 784-400-20, +1 with clipping, +1 for a learned sigma.
  *
  * Steps and submits: `step()` records a step's dispatches into the open compute pass (no GPU
  * work, no allocation); after `stepsPerSubmit` steps, or at `flush()`, `readStats()` or

@@ -4,8 +4,8 @@
  * operand layouts and a fused epilogue (bias + activation, the loss and its gradient, a weight
  * gradient with its bias row, or a gradient times the activation's derivative), and small
  * kernels for the batch gather, the latent layer, the statistics, the learned sigma's gradient,
- * the global gradient norm and Adam. Every kernel shares one bind group layout (layout.ts of
- * the engine) and reads the step's values from the uniform `S` at a dynamic offset.
+ * the global gradient norm and Adam. Every kernel declares the same eight bindings (one bind
+ * group layout, engine.ts) and reads the step's values from the uniform `S` at a dynamic offset.
  */
 import type { Activation } from '../../model/vae.js';
 import { LOGVAR_RANGE } from '../../model/vae.js';
