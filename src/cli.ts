@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { VaeError, formatError } from './errors.js';
 import { VERSION } from './version.js';
+import { exitOnSignals } from './ui/signals.js';
 import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
 import { registerEval } from './commands/eval.js';
@@ -42,6 +43,8 @@ export function buildProgram(): Command {
 /** Run the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Ctrl-C and SIGTERM stop any command (exit 130 / 143); training takes them over to save first.
+  exitOnSignals();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

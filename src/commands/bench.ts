@@ -12,6 +12,7 @@ import { createVaeForConfig, makeVaeTask } from '../train/train-vae.js';
 import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/webgpu.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
+import { benchEval } from './bench-eval.js';
 
 interface BenchOptions {
   config?: string;
@@ -28,6 +29,10 @@ interface BenchOptions {
   torchDevice?: string;
   quiet?: boolean;
   verbose?: boolean;
+  eval?: boolean;
+  run?: string;
+  samples: number;
+  limit: number;
 }
 
 interface BenchRow {
@@ -153,6 +158,10 @@ export function registerBench(program: Command): void {
     .option('--python <exe>', 'python for --torch', 'python3')
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
     .option('--json', 'print JSON on stdout')
+    .option('--eval', "time `vae eval`'s importance sampler instead (decoder rows per second)")
+    .option('-r, --run <dir>', 'with --eval: the trained run to time (default: the config\'s freshly initialised model)')
+    .option('-k, --samples <K>', 'with --eval: importance samples per example', intArg('--samples', 1, 1_000_000), 1000)
+    .option('--limit <n>', 'with --eval: test examples to time', intArg('--limit', 1, 1_000_000), 100)
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
@@ -163,6 +172,10 @@ export function registerBench(program: Command): void {
       const log = makeLog(opts);
       const cfg = loadConfig({ config: opts.config, set: [...(opts.set ?? []), ...(opts.batch ? [`train.batchSize=${opts.batch}`] : [])] }).config;
       if (opts.torch && !fs.existsSync(opts.torch)) throw new VaeError(`--torch: '${opts.torch}' does not exist`);
+      if (opts.eval) {
+        await benchEval({ ...opts, backends: opts.backend.split(',').map((b) => b.trim()) }, cfg, log);
+        return;
+      }
       const names =
         opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : opts.backend.split(',').map((b) => parseBackendName(b.trim()));
       const rows: BenchRow[] = [];
