@@ -13,6 +13,7 @@ import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/we
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 import { benchEval } from './bench-eval.js';
+import { yieldToEvents } from '../ui/progress.js';
 
 interface BenchOptions {
   config?: string;
@@ -86,6 +87,7 @@ async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
     const pending: tf.Tensor[] = [];
     for (let k = 0; k < n; k++, i++) {
       pending.push((await task.step(0, i % steps)).stats);
+      await yieldToEvents(); // Ctrl-C and the spinner, as in training (a few microseconds a step)
       // read back at the training loop's interval, as training does
       if (pending.length === cfg.train.logEvery || k === n - 1) {
         const s = tf.stack(pending);

@@ -100,7 +100,7 @@ export function registerTrain(program: Command): void {
         return;
       }
       const last = result.metrics[result.metrics.length - 1];
-      if (last && !result.earlyStop) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epochs`);
+      if (last && !result.earlyStop) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epoch${last.epoch === 1 ? '' : 's'}`);
       log.info(`run saved in ${run}\n  vae sample --run ${run} --n 64 > grid.png\n  vae eval --run ${run}`);
     } finally {
       release();

@@ -63,9 +63,12 @@ export type ElboParts = {
 export function elboParts(vae: Vae, x: Tensor, eps: Tensor, ctx?: ForwardContext): ElboParts {
   return tf.tidy(() => {
     const { mu, logvar } = encode(vae, x, ctx);
+    // (the KL before the reconstruction: backpropagation sums mu's and logvar's gradients in
+    // the reverse order of their uses, so this order keeps training's numbers bit for bit)
+    const klDims = klPerDim(mu, logvar);
     const z = reparameterize(mu, logvar, eps);
     const recon = vae.likelihood.logProb(x, decode(vae, z, ctx));
-    return { mu, logvar, recon, klDims: klPerDim(mu, logvar) };
+    return { mu, logvar, recon, klDims };
   });
 }
 

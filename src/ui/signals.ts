@@ -12,12 +12,20 @@ export type StopSignal = keyof typeof EXIT_ON;
 
 let taken: ((signal: StopSignal) => void) | null = null;
 let installed = false;
+const cleanups = new Set<() => void>();
+
+/** Run `fn` (e.g. remove a live status line) before the process exits on a signal. */
+export function beforeSignalExit(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
 
 function onSignal(signal: StopSignal): void {
   if (taken) {
     taken(signal);
     return;
   }
+  for (const fn of cleanups) fn();
   process.stderr.write(`\nvae: stopped by ${signal}\n`);
   process.exit(EXIT_ON[signal]);
 }
