@@ -1,4 +1,6 @@
+import os from 'node:os';
 import type { Command } from 'commander';
+import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { hasTestSplit, loadSplits, SPLITS, type SplitName } from '../data/load.js';
 import { slice } from '../data/dataset.js';
@@ -7,6 +9,7 @@ import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { formatDuration } from '../ui/log.js';
 import { Progress } from '../ui/progress.js';
+import { SamplerPool } from '../eval/sampler-pool.js';
 import { addBackendOption, addRunOptions, openRun, intArg, makeLog, writeStdout, type CommonOptions } from './options.js';
 
 interface EvalOptions extends CommonOptions {
@@ -19,7 +22,11 @@ interface EvalOptions extends CommonOptions {
   limit?: number;
   best?: boolean;
   perDim?: boolean;
+  workers?: number;
 }
+
+/** Below this many decoder rows (n x K) the main thread alone is quicker than starting workers. */
+const ROWS_FOR_WORKERS = 1_000_000;
 
 /**
  * The default K: enough for an NLL column a few tenths of a nat above the literature's K = 5000,
@@ -69,6 +76,7 @@ export function registerEval(program: Command): void {
     .option('--seed <int>', 'seed for the fixed binarisation and all noise', intArg('--seed', 0, 2 ** 31 - 1), EVAL_SEED)
     .option('--batch <size>', 'examples per ELBO batch', intArg('--batch', 1, 65_536), 1000)
     .option('--limit <n>', 'evaluate only the first n examples of each split', intArg('--limit', 1, 10_000_000))
+    .option('--workers <n>', 'threads for the importance sampler on wasm/cpu (0: the main thread; default: one per core for large jobs)', intArg('--workers', 0, 256))
     .option('-q, --quiet', 'no messages or progress on stderr (the table still prints)')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
@@ -85,6 +93,14 @@ export function registerEval(program: Command): void {
     }
     const data = await loadSplits(run.config.data, splits, { cacheDir: run.dir, onWarn: (m) => log.warn(m) });
     const results: { split: SplitName; r: SplitResult; seconds: number }[] = [];
+    // worker threads for large jobs on CPU backends (a GPU backend keeps the work on its device)
+    const rows = splits.reduce((s, split) => s + Math.min(data[split].n, opts.limit ?? Infinity), 0) * opts.samples;
+    const cpuBackend = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+    const workers = !cpuBackend || opts.samples === 0 ? 0 : (opts.workers ?? (rows >= ROWS_FOR_WORKERS ? os.availableParallelism() : 0));
+    if (opts.workers && !cpuBackend) log.warn(`--workers applies to the wasm and cpu backends; ${tf.getBackend()} runs on its device`);
+    const pool = workers > 0 ? await SamplerPool.start(workers, tf.getBackend() as 'wasm' | 'cpu', run.vae) : null;
+    if (pool) log.debug(`importance sampler on ${pool.size} worker thread${pool.size === 1 ? '' : 's'}`);
+    try {
     for (const split of splits) {
       let set = data[split];
       if (opts.limit !== undefined) set = slice(set, 0, opts.limit);
@@ -98,10 +114,14 @@ export function registerEval(program: Command): void {
         batchSize: opts.batch,
         samples: opts.samples,
         binarize: evalBinarizes(run.config),
+        pool,
         onProgress: (done) => progress.show(line(done)),
       });
       progress.end();
       results.push({ split, r, seconds: (performance.now() - t0) / 1000 });
+    }
+    } finally {
+      await pool?.close();
     }
     log.info(`run ${dir}, epoch ${run.meta.epoch}${opts.best ? ' (best)' : ''}; nats per example; seed ${opts.seed}; ${results.map((x) => `${x.split} took ${formatDuration(x.seconds)}`).join(', ')}`);
     if (opts.samples > 0 && opts.samples < LITERATURE_SAMPLES) {

@@ -19,6 +19,7 @@ import type { Vae } from '../model/vae.js';
 import { elboParts } from '../model/objective.js';
 import { yieldToEvents } from '../ui/progress.js';
 import { importanceBounds } from './importance.js';
+import type { SamplerPool } from './sampler-pool.js';
 
 export const ACTIVE_UNIT_THRESHOLD = 0.01;
 
@@ -68,6 +69,8 @@ export interface EvalOptions {
   chunkRows?: number;
   /** the fused Bernoulli log-likelihood where it applies (default true) */
   fused?: boolean;
+  /** worker threads for the importance sampler (default: the main thread) */
+  pool?: SamplerPool | null;
   /** examples done (fractional while an example's K samples are under way) of total */
   onProgress?: (done: number, total: number) => void;
 }
@@ -109,16 +112,14 @@ export async function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions):
         }
       }
       if (K > 0) {
-        const bounds = await importanceBounds(vae, x, xs, parts.mu, parts.logvar, start, {
-          seed: opts.seed,
-          samples: K,
-          chunkRows: opts.chunkRows ?? 8192,
-          fused: opts.fused,
-          onRows: (rows) => {
-            rowsDone += rows;
-            opts.onProgress?.(rowsDone / K, set.n);
-          },
-        });
+        const sampler = { seed: opts.seed, samples: K, chunkRows: opts.chunkRows ?? 8192, fused: opts.fused };
+        const onRows = (rows: number) => {
+          rowsDone += rows;
+          opts.onProgress?.(rowsDone / K, set.n);
+        };
+        const bounds = opts.pool
+          ? await opts.pool.bounds({ ...sampler, x: xs, mu: muArr as Float32Array, logvar: (await parts.logvar.data()) as Float32Array, n, first: start }, onRows)
+          : await importanceBounds(vae, x, xs, parts.mu, parts.logvar, start, { ...sampler, onRows });
         lk.set(bounds, start);
       }
     } finally {
