@@ -32,7 +32,7 @@ const ROWS_FOR_WORKERS = 1_000_000;
  * The default K: enough for an NLL column a few tenths of a nat above the literature's K = 5000,
  * small enough that plain `vae eval` on the 10,000 MNIST test images answers in seconds (docs/eval.md).
  */
-export const DEFAULT_SAMPLES = 50;
+const DEFAULT_SAMPLES = 50;
 const LITERATURE_SAMPLES = 5000;
 
 function parseSplits(arg: string): SplitName[] {

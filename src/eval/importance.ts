@@ -18,7 +18,7 @@ import { reparameterize } from '../model/gaussian.js';
 import { yieldToEvents } from '../ui/progress.js';
 import { binaryBernoulliLogPx, isBinary, pixelSigns } from './binary-bernoulli.js';
 
-export interface ImportanceOptions {
+interface ImportanceOptions {
   seed: number;
   /** K, importance samples per example */
   samples: number;

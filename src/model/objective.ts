@@ -46,7 +46,7 @@ export function klWeightAt(step: number, beta: number, warmupSteps: number): num
   return warmupSteps > 0 ? beta * Math.min(1, step / warmupSteps) : beta;
 }
 
-export type ElboParts = {
+type ElboParts = {
   /** q(z|x)'s mean and log variance, [B, J] */
   mu: Tensor;
   logvar: Tensor;
@@ -83,7 +83,7 @@ export function logPriorRatio(z: Tensor, mu: Tensor, logvar: Tensor): Tensor {
  * [B, J], any decoder (z [N, J] -> likelihood outputs [N, D']) and likelihood. x: [B, D];
  * eps: [K, B, J].
  */
-export function importanceTerms(
+function importanceTerms(
   x: Tensor,
   mu: Tensor,
   logvar: Tensor,

@@ -14,7 +14,7 @@ export function yieldToEvents(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-export interface ProgressOptions {
+interface ProgressOptions {
   /** seconds between plain lines when stderr is not a terminal */
   plainEverySec?: number;
 }
