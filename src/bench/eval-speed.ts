@@ -22,16 +22,20 @@ export interface EvalSpeed {
 }
 
 /** Time L_K with K = samples on every example of `set`, once per path, after a short warm-up. */
-export async function benchEvalSampler(vae: Vae, set: ImageSet, opts: { samples: number; binarize: boolean; paths: ('fused' | 'general')[]; onStatus?: (line: string) => void }): Promise<EvalSpeed[]> {
+export async function benchEvalSampler(
+  vae: Vae,
+  set: ImageSet,
+  opts: { samples: number; binarize: boolean; paths: ('fused' | 'general')[]; onProgress?: (path: string, done: number, total: number) => void },
+): Promise<EvalSpeed[]> {
   const out: EvalSpeed[] = [];
   for (const path of opts.paths) {
     const fused = path === 'fused';
     const warm: ImageSet = { ...set, n: Math.min(set.n, 2) };
     await evaluateSplit(vae, warm, { seed: 0, binarize: opts.binarize, samples: Math.min(opts.samples, 500), fused });
-    opts.onStatus?.(`timing the ${path} path: ${set.n} examples x K = ${opts.samples}`);
+    opts.onProgress?.(path, 0, set.n);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    await evaluateSplit(vae, set, { seed: 0, binarize: opts.binarize, samples: opts.samples, fused });
+    await evaluateSplit(vae, set, { seed: 0, binarize: opts.binarize, samples: opts.samples, fused, onProgress: (done) => opts.onProgress?.(path, done, set.n) });
     const seconds = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     const cpuSeconds = (c.user + c.system) / 1e6;

@@ -7,7 +7,8 @@ import { loadRun, resolveRun } from '../run/run.js';
 import { benchEvalSampler, type EvalSpeed } from '../bench/eval-speed.js';
 import type { Config } from '../config/schema.js';
 import { fmt, renderTable } from '../ui/table.js';
-import type { Log } from '../ui/log.js';
+import { formatDuration, type Log } from '../ui/log.js';
+import { Progress } from '../ui/progress.js';
 import { writeStdout } from './options.js';
 
 export async function benchEval(opts: { backends: string[]; run?: string; samples: number; limit: number; json?: boolean }, cfg: Config, log: Log): Promise<void> {
@@ -23,10 +24,15 @@ export async function benchEval(opts: { backends: string[]; run?: string; sample
     const binarize = evalBinarizes(config);
     log.info(`${report.name}: ${dir ? `run ${dir}` : 'a freshly initialised model'}, ${set.n} test examples, K = ${opts.samples}`);
     const paths: ('fused' | 'general')[] = binarize && vae.likelihood.name === 'bernoulli' ? ['fused', 'general'] : ['general'];
-    for (const r of await benchEvalSampler(vae, set, { samples: opts.samples, binarize, paths, onStatus: (line) => log.status(line) })) {
+    const progress = new Progress(log, paths.length * set.n);
+    const onProgress = (path: string, done: number, total: number) => {
+      const all = paths.indexOf(path as 'fused') * total + done;
+      progress.show(`timing the ${path} path: ${Math.floor(done)}/${total} examples x K = ${opts.samples}, ${formatDuration(progress.elapsed())} elapsed, ${progress.etaText(all)}`);
+    };
+    for (const r of await benchEvalSampler(vae, set, { samples: opts.samples, binarize, paths, onProgress })) {
       rows.push({ ...r, backend: report.name, device: report.device });
     }
-    log.stopStatus();
+    progress.end();
     for (const v of vae.params.values()) v.dispose();
   }
   if (opts.json) {
