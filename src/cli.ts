@@ -15,6 +15,9 @@ import { registerEncode } from './commands/encode.js';
 import { registerDecode } from './commands/decode.js';
 import { registerReconstruct } from './commands/reconstruct.js';
 import { registerBench } from './commands/bench.js';
+import { registerExport } from './commands/export.js';
+import { registerExplore } from './commands/explore.js';
+import { checkSlips } from './commands/slips.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -37,6 +40,8 @@ export function buildProgram(): Command {
   registerReconstruct(program);
   registerBackends(program);
   registerBench(program);
+  registerExport(program);
+  registerExplore(program);
   return program;
 }
 
@@ -46,7 +51,13 @@ export async function main(argv: string[]): Promise<number> {
   // Ctrl-C and SIGTERM stop any command (exit 130 / 143); training takes them over to save first.
   exitOnSignals();
   const program = buildProgram();
+  if (argv.length === 0) {
+    // A bare `vae` is a usage error: the command list on stderr, exit 2.
+    program.outputHelp({ error: true });
+    return 2;
+  }
   try {
+    checkSlips(program, argv);
     await program.parseAsync(argv, { from: 'user' });
     // A command may set a non-zero exit code without failing (e.g. 130 after a clean Ctrl-C stop).
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

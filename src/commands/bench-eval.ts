@@ -2,7 +2,8 @@
 import { loadSplits } from '../data/load.js';
 import { slice } from '../data/dataset.js';
 import { parseBackendName, selectBackend } from '../backend/index.js';
-import { createVaeForConfig, evalBinarizes } from '../train/train-vae.js';
+import { createVaeForConfig } from '../train/model-from-config.js';
+import { evalBinarizes } from '../model/eval-protocol.js';
 import { loadRun, resolveRun } from '../run/run.js';
 import { benchEvalSampler, type EvalSpeed } from '../bench/eval-speed.js';
 import type { Config } from '../config/schema.js';

@@ -6,7 +6,7 @@
  * so Ctrl-C and the spinner stay responsive.
  */
 import { Worker } from 'node:worker_threads';
-import type { ConcreteBackend } from '../backend/index.js';
+import type { ConcreteBackend } from '../backend/registry.js';
 import type { Vae } from '../model/vae.js';
 import type { WorkerInit, WorkerReply, WorkerTask } from './sampler-worker.js';
 

@@ -6,7 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { tf } from '../tf.js';
-import { selectBackend, type ConcreteBackend } from '../backend/index.js';
+import { selectBackend } from '../backend/index.js';
+import type { ConcreteBackend } from '../backend/registry.js';
 import { initTensor, type Params } from '../model/params.js';
 import { isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
 import { importanceBounds } from './importance.js';

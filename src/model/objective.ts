@@ -19,7 +19,7 @@
  * returned (read back only at log intervals): OBJECTIVE_STATS in order.
  */
 import { tf, type Tensor } from '../tf.js';
-import type { Likelihood } from './likelihood.js';
+import type { Likelihood } from './likelihoods/types.js';
 import { klPerDim, logNormalDiag, logStdNormal, reparameterize } from './gaussian.js';
 import { decode, encode, type ForwardContext, type Vae } from './vae.js';
 

@@ -5,12 +5,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
-import { selectBackend, type ConcreteBackend } from '../../src/backend/index.js';
+import { selectBackend } from '../../src/backend/index.js';
+import type { ConcreteBackend } from '../../src/backend/registry.js';
 import { evaluateSplit } from '../../src/eval/elbo.js';
 import { SamplerPool } from '../../src/eval/sampler-pool.js';
 import { createVae, type VaeSpec } from '../../src/model/vae.js';
 import { Rng } from '../../src/random.js';
-import { binaryData, useCpu } from '../helpers.js';
+import { binaryData, useCpu } from '../support/helpers.js';
 
 const SPEC: VaeSpec = { arch: 'mlp', inputDim: 64, inputShape: [8, 8, 1], hidden: [32], latentDim: 4, activation: 'relu', likelihood: 'bernoulli' };
 
