@@ -85,7 +85,8 @@ test('Ctrl-C on a terminal during `vae train`, mid-epoch: saves the last step an
 });
 
 test('Ctrl-C on a terminal during `vae eval` with a large K: stops at once with 130, prints nothing half-way', { skip }, async () => {
-  const r = await onTerminal(['eval', '--run', 'run', '--samples', '100000', '--json'], /examples, K = 100000/);
+  // --workers 0: the sampler on the main thread, which must yield for the key press to be acted on
+  const r = await onTerminal(['eval', '--run', 'run', '--samples', '100000', '--workers', '0', '--json'], /examples, K = 100000/);
   stoppedWith(r, 130, 'eval');
   assert.match(r.output, /stopped by SIGINT/);
   assert.doesNotMatch(r.output, /"nll"/, 'no partial result');
@@ -99,6 +100,7 @@ test('Ctrl-C on a terminal during `vae encode --split train`: exits 130, and --o
 });
 
 test('in a pipe: `vae eval` prints plain progress lines on stderr, and stops on SIGTERM (143) and SIGINT (130)', { skip }, async () => {
+  // (a job this large runs on worker threads: the main thread only waits)
   const term = await inPipe(['eval', '--run', 'run', '--samples', '100000'], /\[\d+(\.\d)?s\] test: \d+\/10000 examples, K = 100000, ETA/, 'SIGTERM');
   stoppedWith(term, 143, 'eval, SIGTERM');
   assert.match(term.output, /stopped by SIGTERM/);
