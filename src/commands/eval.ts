@@ -27,6 +27,8 @@ interface EvalOptions extends CommonOptions {
 
 /** Below this many decoder rows (n x K) the main thread alone is quicker than starting workers. */
 const ROWS_FOR_WORKERS = 1_000_000;
+/** Each worker holds its own tfjs and chunk buffers (a few hundred MB): at most this many unless asked. */
+const MAX_AUTO_WORKERS = 8;
 
 /**
  * The default K: enough for an NLL column a few tenths of a nat above the literature's K = 5000,
@@ -96,7 +98,7 @@ export function registerEval(program: Command): void {
     // worker threads for large jobs on CPU backends (a GPU backend keeps the work on its device)
     const rows = splits.reduce((s, split) => s + Math.min(data[split].n, opts.limit ?? Infinity), 0) * opts.samples;
     const cpuBackend = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
-    const workers = !cpuBackend || opts.samples === 0 ? 0 : (opts.workers ?? (rows >= ROWS_FOR_WORKERS ? os.availableParallelism() : 0));
+    const workers = !cpuBackend || opts.samples === 0 ? 0 : (opts.workers ?? (rows >= ROWS_FOR_WORKERS ? Math.min(os.availableParallelism(), MAX_AUTO_WORKERS) : 0));
     if (opts.workers && !cpuBackend) log.warn(`--workers applies to the wasm and cpu backends; ${tf.getBackend()} runs on its device`);
     const pool = workers > 0 ? await SamplerPool.start(workers, tf.getBackend() as 'wasm' | 'cpu', run.vae) : null;
     if (pool) log.debug(`importance sampler on ${pool.size} worker thread${pool.size === 1 ? '' : 's'}`);
