@@ -127,7 +127,8 @@ export function registerEval(program: Command): void {
     }
     log.info(`run ${dir}, epoch ${run.meta.epoch}${opts.best ? ' (best)' : ''}; nats per example; seed ${opts.seed}; ${results.map((x) => `${x.split} took ${formatDuration(x.seconds)}`).join(', ')}`);
     if (opts.samples > 0 && opts.samples < LITERATURE_SAMPLES) {
-      log.info(`NLL from K = ${opts.samples} importance samples per example; --samples ${LITERATURE_SAMPLES} gives the literature's (tighter) estimate, ${Math.round(LITERATURE_SAMPLES / opts.samples)} times the work`);
+      log.info(`NLL from K = ${opts.samples} importance samples per example;`);
+      log.info(`--samples ${LITERATURE_SAMPLES} gives the literature's tighter estimate (${Math.round(LITERATURE_SAMPLES / opts.samples)} times the work)`);
     }
     if (opts.json) {
       const lines = results.map(({ split, r, seconds }) => JSON.stringify(evalRecord(split, r, { seed: opts.seed, epoch: run.meta.epoch, run: dir, seconds })));
