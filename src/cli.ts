@@ -14,6 +14,8 @@ import { registerEncode } from './commands/encode.js';
 import { registerDecode } from './commands/decode.js';
 import { registerReconstruct } from './commands/reconstruct.js';
 import { registerBench } from './commands/bench.js';
+import { registerExport } from './commands/export.js';
+import { registerExplore } from './commands/explore.js';
 import { checkSlips } from './commands/slips.js';
 
 export function buildProgram(): Command {
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerReconstruct(program);
   registerBackends(program);
   registerBench(program);
+  registerExport(program);
+  registerExplore(program);
   return program;
 }
 

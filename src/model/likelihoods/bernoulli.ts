@@ -37,6 +37,7 @@ export const bernoulliKind: LikelihoodKind = {
   name: 'bernoulli',
   outputsPerPixel: 1,
   binaryData: true,
+  exportMean: 'sigmoid',
   bitsPerDim: false,
   options: () => ({}),
   describe: () => 'bernoulli',

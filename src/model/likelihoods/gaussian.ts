@@ -74,6 +74,7 @@ export const gaussianKind: LikelihoodKind = {
   name: 'gaussian',
   outputsPerPixel: 1,
   binaryData: false,
+  exportMean: 'clip',
   bitsPerDim: false,
   options: (model) => ({ sigma: model.sigma }),
   describe: (spec) => `gaussian, sigma ${spec.sigma ?? 'learned'}`,

@@ -75,6 +75,7 @@ export const logisticKind: LikelihoodKind = {
   name: 'logistic',
   outputsPerPixel: 2,
   binaryData: false,
+  exportMean: 'clip',
   bitsPerDim: true,
   options: () => ({}),
   describe: () => 'logistic',

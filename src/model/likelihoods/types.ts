@@ -50,6 +50,11 @@ export interface LikelihoodKind {
   binaryData: boolean;
   /** a discrete likelihood of 8-bit data: reported in bits/dim beside the ELBO */
   bitsPerDim: boolean;
+  /**
+   * How mean() reads the decoder's first D outputs, for `vae export` (which writes it as a stock
+   * tfjs layer): 'sigmoid' of logits, or 'clip' to [0, 1]. Absent: the decoder cannot be exported.
+   */
+  exportMean?: 'sigmoid' | 'clip';
   /** the spec's likelihood options taken from the model config (e.g. the Gaussian's sigma) */
   options(model: { sigma: LikelihoodSpec['sigma'] }): Omit<LikelihoodSpec, 'likelihood'>;
   /** words for the model's description line, e.g. 'gaussian, sigma 0.1' */
