@@ -14,6 +14,7 @@ import { registerEncode } from './commands/encode.js';
 import { registerDecode } from './commands/decode.js';
 import { registerReconstruct } from './commands/reconstruct.js';
 import { registerBench } from './commands/bench.js';
+import { registerSetup } from './commands/setup.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerReconstruct(program);
   registerBackends(program);
   registerBench(program);
+  registerSetup(program);
   return program;
 }
 

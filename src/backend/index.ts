@@ -1,7 +1,7 @@
 /**
- * Choosing the tfjs backend. `cuda` (@tensorflow/tfjs-node-gpu) and `tensorflow`
- * (@tensorflow/tfjs-node) are optional dependencies whose install downloads libtensorflow from
- * outside npm, so they are often absent: they are loaded lazily and their absence is reported
+ * Choosing the tfjs backend. `tensorflow` (@tensorflow/tfjs-node over TensorFlow's C library)
+ * exists once `vae setup tensorflow` has built it: see tensorflow.ts. `cuda`
+ * (@tensorflow/tfjs-node-gpu) loads only where someone installed it; its absence is reported
  * plainly. `webgpu` (Dawn, also optional) runs on a GPU through Vulkan: see webgpu.ts.
  * `wasm` (SIMD) is the embedded default; `cpu` (pure JavaScript) always works. `auto` takes the
  * first of cuda (only with a GPU), webgpu (only a real GPU), tensorflow, wasm, cpu that loads.
@@ -11,6 +11,7 @@ import { VaeError } from '../errors.js';
 import { installWasmMatMul } from './wasm-matmul.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
 import { gpuDeviceNodes, loadWebgpu, webgpuDeviceLine } from './webgpu.js';
+import { loadTensorflow } from './tensorflow.js';
 import { BackendUnavailable, BACKEND_NAMES, type BackendName, type ConcreteBackend } from './names.js';
 
 export { BackendUnavailable, BACKEND_NAMES, type BackendName, type ConcreteBackend };
@@ -25,7 +26,7 @@ export interface BackendReport {
   skipped: { name: ConcreteBackend; reason: string }[];
 }
 
-const NODE_HINT = 'it installs only where libtensorflow can be downloaded; use --backend wasm (the default) or cpu';
+const NODE_HINT = 'vae does not set up a GPU TensorFlow yet (docs/backends.md); use --backend wasm (the default) or cpu';
 
 async function loadTfjsNode(name: 'cuda' | 'tensorflow'): Promise<string> {
   const pkg = name === 'cuda' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
@@ -33,7 +34,7 @@ async function loadTfjsNode(name: 'cuda' | 'tensorflow'): Promise<string> {
     await importOptional(pkg);
   } catch (err) {
     if (isMissingModule(err, pkg)) {
-      throw new BackendUnavailable(name, `${pkg} is not installed (an optional dependency)`, `npm install ${pkg}; ${NODE_HINT}`);
+      throw new BackendUnavailable(name, `${pkg} is not installed`, NODE_HINT);
     }
     const line = firstLine(err);
     const lib = /lib[\w.+-]+\.so[.\d]*/.exec(line)?.[0];
@@ -89,8 +90,9 @@ async function loadWebgpuBackend(auto: boolean): Promise<string> {
 async function loadConcrete(name: ConcreteBackend, auto = false): Promise<string> {
   switch (name) {
     case 'cuda':
-    case 'tensorflow':
       return loadTfjsNode(name);
+    case 'tensorflow':
+      return loadTensorflow();
     case 'webgpu':
       return loadWebgpuBackend(auto);
     case 'wasm':
