@@ -13,7 +13,18 @@ export interface ExecOptions {
 /** Run a command to completion; rejects with a RuntimeFailure naming `what` and the tool's own error line. */
 export function exec(what: string, cmd: string, args: string[], opts: ExecOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, signal: opts.signal, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (opts.signal?.aborted) return reject(opts.signal.reason);
+    // its own process group, so that an abort stops the whole tree (node-gyp -> make -> g++)
+    // before the staging folder it writes into is removed
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const stop = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+    };
+    opts.signal?.addEventListener('abort', stop, { once: true });
     let out = '';
     let partial = '';
     const take = (chunk: Buffer) => {
@@ -27,10 +38,11 @@ export function exec(what: string, cmd: string, args: string[], opts: ExecOption
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    child.on('error', (err) => reject(err.name === 'AbortError' ? err : new RuntimeFailure(`${what}: cannot run ${cmd}: ${err.message}`)));
+    child.on('error', (err) => reject(new RuntimeFailure(`${what}: cannot run ${cmd}: ${err.message}`)));
     child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', stop);
+      if (opts.signal?.aborted) return reject(opts.signal.reason);
       if (code === 0) return resolve(out);
-      if (opts.signal?.aborted) return reject(opts.signal.reason ?? new Error('aborted'));
       reject(new RuntimeFailure(`${what} failed (${signal ?? `exit ${code}`}): ${errorLine(out)}`, { hint: 'rerun with --verbose to see its output' }));
     });
   });

@@ -135,10 +135,9 @@ async function libraries(tools: Tools, opts: SetupOptions, layout: TensorflowLay
   let wheel: string;
   let source: string;
   if (opts.wheel) {
-    const p = progress(log, `checking ${opts.wheel}`);
-    wheel = await checkWheel(opts.wheel, signal);
+    wheel = opts.wheel;
     source = wheel;
-    p.done(`wheel: ${opts.wheel} is ${TF_WHEEL.file}`);
+    log.info(`wheel: ${opts.wheel} is ${TF_WHEEL.file}`);
   } else {
     const p = progress(log, `downloading ${TF_WHEEL.file} (${mb(TF_WHEEL.bytes)}) with pip`);
     const dl = path.join(tf, 'download');
@@ -205,6 +204,8 @@ export async function setupTensorflow(opts: SetupOptions): Promise<void> {
     return;
   }
   const haveLibs = !opts.force && fs.existsSync(path.join(layout.tf, 'wheel.json'));
+  // a wrong --wheel is reported before anything else
+  const wheel = opts.wheel && !haveLibs ? await checkWheel(opts.wheel, opts.signal) : undefined;
   const { tools, missing } = checkTools({ needPip: !opts.wheel && !haveLibs });
   if (!tools) {
     for (const m of missing) process.stderr.write(`vae: setup tensorflow needs ${m.what}: ${m.how}\n`);
@@ -214,7 +215,7 @@ export async function setupTensorflow(opts: SetupOptions): Promise<void> {
   fs.rmSync(layout.manifest, { force: true });
   const staging = new Staging();
   try {
-    const source = await libraries(tools, opts, layout, staging);
+    const source = await libraries(tools, { ...opts, wheel }, layout, staging);
     await install(tools, opts, layout, root, staging);
     const p = progress(log, 'loading the backend and checking one training step against cpu');
     const v = await verifyTensorflow();
