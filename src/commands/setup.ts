@@ -22,7 +22,7 @@ export function registerSetup(program: Command): void {
       const log = makeLog(opts);
       if (opts.remove) return removeTensorflow(log);
       const ac = new AbortController();
-      const stop = () => ac.abort(new VaeError('setup interrupted: nothing was installed', { hint: 'run vae setup tensorflow again', exitCode: 130 }));
+      const stop = () => ac.abort(new VaeError('setup interrupted: tensorflow is not set up; steps that finished are kept', { hint: 'run vae setup tensorflow again to continue', exitCode: 130 }));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
       try {

@@ -45,13 +45,12 @@ function wanted(): Map<string, string> {
 }
 
 /** Extract into `out` (lib/, include/); `onBytes` reports progress. */
-export async function extractWheel(wheel: string, out: string, opts: { signal?: AbortSignal; onBytes?: (done: number, total: number) => void } = {}): Promise<void> {
+export async function extractWheel(wheel: string, out: string, opts: { signal?: AbortSignal; onBytes?: (done: number) => void } = {}): Promise<void> {
   const want = wanted();
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(wheel, { lazyEntries: true, autoClose: true }, (err, z) => (err || !z ? reject(new RuntimeFailure(`cannot read ${wheel} as a wheel (zip): ${err?.message}`)) : resolve(z))),
   );
   const found = new Set<string>();
-  let total = 0;
   let done = 0;
   await new Promise<void>((resolve, reject) => {
     const fail = (err: unknown) => {
@@ -64,14 +63,13 @@ export async function extractWheel(wheel: string, out: string, opts: { signal?: 
       const dest = want.get(entry.fileName);
       if (!dest) return zip.readEntry();
       if (opts.signal?.aborted) return fail(opts.signal.reason);
-      total += entry.uncompressedSize;
       const file = path.join(out, dest);
       fs.mkdirSync(path.dirname(file), { recursive: true });
       zip.openReadStream(entry, (err, stream) => {
         if (err || !stream) return fail(new RuntimeFailure(`cannot read ${entry.fileName} in ${wheel}: ${err?.message}`));
         stream.on('data', (c: Buffer) => {
           done += c.length;
-          opts.onBytes?.(done, total);
+          opts.onBytes?.(done);
         });
         pipeline(stream, fs.createWriteStream(file, { mode: 0o644 }), { signal: opts.signal }).then(() => {
           found.add(entry.fileName);

@@ -147,7 +147,7 @@ async function libraries(tools: Tools, opts: SetupOptions, layout: TensorflowLay
     p.done(`downloaded ${TF_WHEEL.file}`);
   }
   const p = progress(log, 'extracting the libraries and headers');
-  await extractWheel(wheel, tf, { signal, onBytes: (done, total) => p.set(`${mb(done)} / ${mb(total)}`) });
+  await extractWheel(wheel, tf, { signal, onBytes: (done) => p.set(`${mb(done)} written`) });
   fs.rmSync(path.join(tf, 'download'), { recursive: true, force: true });
   fs.writeFileSync(path.join(tf, 'wheel.json'), `${JSON.stringify({ wheel: TF_WHEEL.file, sha256: TF_WHEEL.sha256, source }, null, 2)}\n`);
   staging.commit(tf, layout.tf);

@@ -107,7 +107,7 @@ test(
     const stopped = await setupInterruptedWhen(env, building);
     assert.ok(stopped.interrupted, `the build never started: ${stopped.stderr}`);
     assert.equal(stopped.code, 130, stopped.stderr);
-    assert.match(stopped.stderr, /^vae: setup interrupted: nothing was installed \(run vae setup tensorflow again\)$/m);
+    assert.match(stopped.stderr, /^vae: setup interrupted: tensorflow is not set up; steps that finished are kept \(run vae setup tensorflow again to continue\)$/m);
     assert.deepEqual(contents(installs), [], 'no installation and no staging folder left');
     assert.ok(!fs.existsSync(layout.binding), 'no binding kept');
     const notSetUp = runVae(['backends', '--json'], { cwd: cache, env });
