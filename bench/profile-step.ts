@@ -10,7 +10,8 @@ import { loadSplits } from '../src/data/load.js';
 import { selectBackend, parseBackendName } from '../src/backend/index.js';
 import { createVae, vaeLoss } from '../src/model/vae.js';
 import { Adam } from '../src/train/adam.js';
-import { makeVaeTask, specFromConfig } from '../src/train/train-vae.js';
+import { makeVaeTask } from '../src/train/vae-step.js';
+import { specFromConfig } from '../src/train/model-from-config.js';
 import { EpochBatches } from '../src/data/batches.js';
 
 const backend = parseBackendName(process.argv[2] ?? 'wasm');

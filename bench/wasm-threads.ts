@@ -21,7 +21,8 @@ import { loadConfig } from '../src/config/load.js';
 import { loadSplits } from '../src/data/load.js';
 import { createVae } from '../src/model/vae.js';
 import { Adam } from '../src/train/adam.js';
-import { makeVaeTask, specFromConfig } from '../src/train/train-vae.js';
+import { makeVaeTask } from '../src/train/vae-step.js';
+import { specFromConfig } from '../src/train/model-from-config.js';
 
 const threads = Number(process.argv[2] ?? 2);
 const steps = Number(process.argv[3] ?? 100);

@@ -7,7 +7,7 @@
 # Puts into .cache/software-vulkan/: libvk_swiftshader.so (from chromium-common), icd.json pointing at it, and the
 # Vulkan loader (libvulkan.so.1) when the system has none. Nothing is installed system-wide:
 # the two .debs are downloaded (not installed) and unpacked here. Tests find this folder
-# (test/webgpu-env.ts); by hand:
+# (test/support/webgpu-env.ts); by hand:
 #   VK_ICD_FILENAMES=$PWD/.cache/software-vulkan/icd.json LD_LIBRARY_PATH=$PWD/.cache/software-vulkan \
 #     npx vae train --config mnist.json --backend webgpu
 # Best effort: without apt (or without the network), it says so and exits 0, and the webgpu

@@ -14,6 +14,9 @@ import { registerEncode } from './commands/encode.js';
 import { registerDecode } from './commands/decode.js';
 import { registerReconstruct } from './commands/reconstruct.js';
 import { registerBench } from './commands/bench.js';
+import { registerExport } from './commands/export.js';
+import { registerExplore } from './commands/explore.js';
+import { checkSlips } from './commands/slips.js';
 import { registerSetup } from './commands/setup.js';
 
 export function buildProgram(): Command {
@@ -37,6 +40,8 @@ export function buildProgram(): Command {
   registerReconstruct(program);
   registerBackends(program);
   registerBench(program);
+  registerExport(program);
+  registerExplore(program);
   registerSetup(program);
   return program;
 }
@@ -45,7 +50,13 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   const program = buildProgram();
+  if (argv.length === 0) {
+    // A bare `vae` is a usage error: the command list on stderr, exit 2.
+    program.outputHelp({ error: true });
+    return 2;
+  }
   try {
+    checkSlips(program, argv);
     await program.parseAsync(argv, { from: 'user' });
     // A command may set a non-zero exit code without failing (e.g. 130 after a clean Ctrl-C stop).
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

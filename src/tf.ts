@@ -7,9 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 // tfjs-core's Node build ships no gradient functions; the umbrella package's Node build
 // registers all of them (into this same tfjs-core), which training needs.
-import '@tensorflow/tfjs';
+import * as tfjs from '@tensorflow/tfjs';
 
 tf.enableProdMode();
 
 export { tf };
-export type { Tensor, Tensor1D, Tensor2D, Scalar, Variable } from '@tensorflow/tfjs-core';
+/** tfjs's layers API, used to write models in TensorFlow.js's own format (src/export). */
+export const tfl = { layers: tfjs.layers, model: tfjs.model, input: tfjs.input };
+export type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs';
+export type { Tensor, Variable } from '@tensorflow/tfjs-core';

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { BIN, runVae } from './bin.js';
+import { BIN, runVae } from './support/bin.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-e2e-'));
 const vae = (args: string[], opts: { cwd?: string } = {}) => runVae(args, { cwd: opts.cwd ?? work });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { tf } from '../tf.js';
 import { firstLine } from './optional.js';
-import { BackendUnavailable } from './names.js';
+import { BackendUnavailable } from './unavailable.js';
 import { readManifest, tensorflowLayout } from './tensorflow-home.js';
 
 const SETUP_HINT = 'run `vae setup tensorflow` (about a minute; Linux x64 with pip, a C++ compiler and Node.js headers)';

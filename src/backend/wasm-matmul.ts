@@ -107,7 +107,18 @@ export function installWasmMatMul(): boolean {
   ] as const) {
     tf.unregisterKernel(orig.kernelName, 'wasm');
     tf.registerKernel({ ...orig, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    ours.add(kernelFunc);
   }
   installed = true;
   return true;
+}
+
+const ours = new Set<Kernel>();
+
+/** Whether the wasm backend's two matmul kernels registered now are this file's wrappers. */
+export function wasmMatMulActive(): boolean {
+  const k = (name: string) => tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Kernel | undefined;
+  const bmm = k('BatchMatMul');
+  const fused = k('_FusedMatMul');
+  return !!bmm && !!fused && ours.has(bmm) && ours.has(fused);
 }

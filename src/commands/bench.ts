@@ -1,15 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import type { Command } from 'commander';
-import { tf } from '../tf.js';
-import { VaeError } from '../errors.js';
-import { Rng } from '../random.js';
 import { loadConfig } from '../config/load.js';
-import { loadSplits } from '../data/load.js';
-import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName, type BackendReport } from '../backend/index.js';
-import { Adam } from '../train/adam.js';
-import { createVaeForConfig, makeVaeTask } from '../train/train-vae.js';
-import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/webgpu.js';
+import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName } from '../backend/index.js';
+import { enableGpuCounters } from '../backend/webgpu/counters.js';
+import { median, prepareStepBench, type StepProfile } from '../bench/steps.js';
+import { findPython, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 
@@ -23,118 +17,25 @@ interface BenchOptions {
   repeat: number;
   epoch?: boolean;
   json?: boolean;
-  torch?: string;
-  python: string;
+  torch?: string | true;
+  python?: string;
   torchDevice?: string;
   quiet?: boolean;
   verbose?: boolean;
 }
 
-interface BenchRow {
-  backend: string;
-  device: string;
-  batch: number;
+interface BenchRow extends StepProfile {
   /** median over the --repeat timed runs */
   msPerStep: number;
   /** ms/step of each timed run, in order */
   runs: number[];
   examplesPerSec: number;
-  kernelsPerStep: number;
-  /** tensors and bytes a step leaves allocated (0 when nothing leaks) */
-  netTensorsPerStep: number;
-  netBytesPerStep: number;
   epochSeconds?: number;
-  /** webgpu only: CPU-GPU traffic per step (uploads, buffer allocations, dispatches, submits, readbacks) */
-  gpuPerStep?: GpuCounters;
-}
-
-interface TorchResult {
-  ms_per_step: number;
-  impl: string;
-  threads: number;
-  epoch_s?: number;
-  /** cpu or cuda */
-  device: string;
-}
-
-type Cfg = ReturnType<typeof loadConfig>['config'];
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
-
-/**
- * The config's model on the current backend, warmed up and profiled, ready to time training
- * steps exactly as `vae train` runs them.
- */
-async function prepare(report: BackendReport, opts: BenchOptions, cfg: Cfg) {
-  const train = (await loadSplits(cfg.data, ['train'])).train;
-  const vae = createVaeForConfig(cfg, train);
-  const adam = new Adam({ learningRate: cfg.train.learningRate });
-  const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(cfg.train.seed, 'eps'));
-  const steps = task.stepsInEpoch(0);
-  const B = Math.min(cfg.train.batchSize, train.n);
-  let i = 0;
-  const run = async (n: number) => {
-    const pending: tf.Tensor[] = [];
-    for (let k = 0; k < n; k++, i++) {
-      pending.push((await task.step(0, i % steps)).stats);
-      // read back at the training loop's interval, as training does
-      if (pending.length === cfg.train.logEvery || k === n - 1) {
-        const s = tf.stack(pending);
-        await s.data();
-        tf.dispose([s, ...pending]);
-        pending.length = 0;
-      }
-    }
-  };
-  await run(opts.warmup);
-  const prof = await tf.profile(async () => {
-    (await task.step(0, i++ % steps)).stats.dispose();
-  });
-  // CPU-GPU traffic of the training loop's own rhythm (reads every logEvery steps)
-  let gpuPerStep: GpuCounters | undefined;
-  if (report.name === 'webgpu') {
-    const n = Math.max(cfg.train.logEvery, 10);
-    const start = gpuCounters();
-    await run(n);
-    gpuPerStep = gpuCountersPerStep(start, n);
-  }
-  return {
-    info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
-    /** ms per step over n steps */
-    async time(n: number): Promise<number> {
-      const t0 = performance.now();
-      await run(n);
-      return (performance.now() - t0) / n;
-    },
-    /** seconds for one full epoch */
-    async epoch(): Promise<number> {
-      const e0 = performance.now();
-      i = 0;
-      await run(steps);
-      return (performance.now() - e0) / 1000;
-    },
-    dispose(): void {
-      adam.dispose();
-      for (const v of vae.params.values()) v.dispose();
-    },
-  };
 }
 
 /** PyTorch on the GPU when we time a GPU backend, else on the CPU with 2 threads (our machines' cores). */
 function torchDevice(opts: BenchOptions, names: string[]): string {
   return opts.torchDevice ?? (names.some((n) => n === 'webgpu' || n === 'cuda') ? 'cuda' : 'cpu');
-}
-
-function runTorch(opts: BenchOptions, cfg: Cfg, epoch: boolean, device: string): TorchResult {
-  const threads = device === 'cpu' ? ['--threads', '2'] : [];
-  const args = [opts.torch!, '--device', device, ...threads, '--batch', String(cfg.train.batchSize), '--steps', String(opts.steps), '--hidden', String(cfg.model.hidden[0]), '--latent', String(cfg.model.latentDim), ...(epoch ? ['--epoch'] : [])];
-  const r = spawnSync(opts.python, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
-  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<TorchResult, 'device'>), device };
 }
 
 export function registerBench(program: Command): void {
@@ -149,38 +50,44 @@ export function registerBench(program: Command): void {
     .option('--warmup <n>', 'untimed steps first', intArg('--warmup', 0, 100_000), 5)
     .option('--repeat <n>', 'timed runs per backend (median reported); with --torch each run is paired with a PyTorch run right after it', intArg('--repeat', 1, 100), 1)
     .option('--epoch', 'also time one full epoch')
-    .option('--torch <script>', 'also run this PyTorch reference (shared/bench/torch_reference.py) in the same run and report the ratio')
-    .option('--python <exe>', 'python for --torch', 'python3')
+    .option('--torch [script]', 'also time the PyTorch reference (default: the shipped bench/torch_reference.py) in the same run and report the ratio')
+    .option('--python <exe>', 'python for --torch (default: the first of $VAE_PYTHON, python3, /usr/bin/python3 that imports torch)')
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
     .option('--json', 'print JSON on stdout')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
       'after',
-      '\nBenchmarks are commands, not tests. On a shared machine compare ratios from interleaved runs, e.g. (CPU, against PyTorch with 2 threads):\n  vae bench --backend wasm --steps 100 --repeat 5 --torch ../shared/bench/torch_reference.py --python /usr/bin/python3\n',
+      '\nBenchmarks are commands, not tests. On a shared machine compare ratios from interleaved runs, e.g. (CPU, against PyTorch with 2 threads):\n  vae bench --backend wasm --steps 100 --repeat 5 --torch\n',
     )
     .action(async (opts: BenchOptions) => {
       const log = makeLog(opts);
       const cfg = loadConfig({ config: opts.config, set: [...(opts.set ?? []), ...(opts.batch ? [`train.batchSize=${opts.batch}`] : [])] }).config;
-      if (opts.torch && !fs.existsSync(opts.torch)) throw new VaeError(`--torch: '${opts.torch}' does not exist`);
       const names =
         opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : opts.backend.split(',').map((b) => parseBackendName(b.trim()));
+      let torchRun: TorchRun | null = null;
+      if (opts.torch) {
+        torchRun = { script: torchScript(opts.torch), python: findPython(opts.python), steps: opts.steps, device: torchDevice(opts, names) };
+        log.info(`PyTorch reference: ${torchRun.python} ${torchRun.script} on ${torchRun.device}`);
+      }
+      // count CPU-GPU traffic on webgpu (installed before Dawn loads; off in every other command)
+      if (names.includes('webgpu')) enableGpuCounters();
       const rows: BenchRow[] = [];
       const ratios: { backend: string; ratio: number; runs: number[] }[] = [];
       const torchRuns: TorchResult[] = [];
       for (const name of names) {
         const report = await selectBackend(name);
         log.status(`preparing ${report.name}: ${opts.warmup} warm-up steps at batch ${cfg.train.batchSize}`);
-        const bench = await prepare(report, opts, cfg);
+        const bench = await prepareStepBench(report, cfg, opts.warmup);
         const runs: number[] = [];
         const paired: number[] = [];
         for (let r = 0; r < opts.repeat; r++) {
           log.status(`timing ${report.name}: ${opts.steps} steps (run ${r + 1} of ${opts.repeat})`);
           runs.push(await bench.time(opts.steps));
-          if (opts.torch) {
+          if (torchRun) {
             // right after, so both see the same machine load
             log.status(`timing the PyTorch reference (run ${r + 1} of ${opts.repeat})`);
-            const t = runTorch(opts, cfg, false, torchDevice(opts, names));
+            const t = runTorch(torchRun, cfg, false);
             torchRuns.push(t);
             paired.push(runs[r] / t.ms_per_step);
           }
@@ -194,14 +101,14 @@ export function registerBench(program: Command): void {
         bench.dispose();
         log.stopStatus();
         rows.push(row);
-        if (opts.torch) ratios.push({ backend: report.name, ratio: median(paired), runs: paired });
+        if (torchRun) ratios.push({ backend: report.name, ratio: median(paired), runs: paired });
       }
       let torch: (TorchResult & { runs: number[] }) | null = null;
-      if (opts.torch) {
+      if (torchRun) {
         let epochS: number | undefined;
         if (opts.epoch) {
           log.status('timing one epoch of the PyTorch reference');
-          const t = runTorch(opts, cfg, true, torchDevice(opts, names));
+          const t = runTorch(torchRun, cfg, true);
           torchRuns.push(t);
           epochS = t.epoch_s;
         }

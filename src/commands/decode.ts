@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { convertStill } from '../image/convert.js';
+import { formatForOutput } from './output-format.js';
 import { VaeError } from '../errors.js';
 import { decodeArrays } from '../model/arrays.js';
 import { parseLatents } from '../data/latents.js';
 import { gridPng } from '../image/grid.js';
-import { ensureDir, writeFileAtomic } from '../run/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface DecodeOptions extends CommonOptions {
@@ -30,7 +32,7 @@ export function registerDecode(program: Command): void {
     .command('decode')
     .description('latents -> images: a PNG grid of decoder means (or one PNG per latent with --each DIR)')
     .option('-i, --in <file>', "latents: what `vae encode` writes (JSONL or CSV), or one vector per line; '-' or nothing for stdin")
-    .option('-o, --out <file>', 'write the grid PNG here instead of stdout')
+    .option('-o, --out <file>', 'write the grid here instead of stdout (PNG): .png, .jpg or .webp')
     .option('--each <dir>', 'write one PNG per latent into this folder instead of a grid')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
@@ -38,6 +40,7 @@ export function registerDecode(program: Command): void {
   addPictureOptions(cmd);
   addBackendOption(addRunOptions(cmd)).action(async (opts: DecodeOptions) => {
     if (opts.each && opts.out) throw new VaeError('--each and --out cannot be used together');
+    const format = formatForOutput(opts.out, { can: ['png', 'jpeg', 'webp'], what: 'vae decode' });
     if (!opts.each) preflightOutput(opts.out, { binary: true, label: 'PNG bytes', instead: 'vae decode --in latents.jsonl > grid.png' });
     const fromStdin = !opts.in || opts.in === '-';
     if (fromStdin && process.stdin.isTTY) {
@@ -69,7 +72,7 @@ export function registerDecode(program: Command): void {
       log.info(`decoded ${latents.n} latents into ${opts.each}/`);
       return;
     }
-    await emit(await gridPng(images, latents.n, shape, { ...pic, cols: opts.cols }), opts.out);
+    await emit(await convertStill(await gridPng(images, latents.n, shape, { ...pic, cols: opts.cols }), format), opts.out);
     log.info(`decoded ${latents.n} latent${latents.n === 1 ? '' : 's'} with ${dir}${opts.out ? ` to ${opts.out}` : ''}`);
   });
 }

@@ -1,11 +1,14 @@
+import path from 'node:path';
 import type { Command } from 'commander';
+import { convertStill } from '../image/convert.js';
+import { formatForOutput } from './output-format.js';
 import { VaeError } from '../errors.js';
 import { Rng } from '../random.js';
 import { encodeArrays } from '../model/arrays.js';
 import { project2d } from '../model/latent.js';
 import { scatterSvg, svgToPng } from '../image/plot.js';
-import { writeFileAtomic } from '../run/atomic.js';
-import { readInputs } from './inputs.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { checkPrepare, readInputs } from './inputs.js';
 import { addBackendOption, addRunOptions, openRun, checkOutputPath, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface EncodeOptions extends CommonOptions {
@@ -18,6 +21,7 @@ interface EncodeOptions extends CommonOptions {
   seed: number;
   plot?: string;
   best?: boolean;
+  prepare: string;
 }
 
 const round = (x: number) => Number(x.toPrecision(7));
@@ -34,16 +38,24 @@ export function registerEncode(program: Command): void {
     .option('--sample', 'add a draw z ~ q(z|x) to each record')
     .option('--seed <int>', 'seed for --sample', intArg('--seed', 0, 2 ** 31 - 1), 0)
     .option('--plot <file.png>', 'also draw a scatter of the first two latent dims (or principal components) coloured by label')
+    .option('--prepare <how>', "image files: auto (prepared as the run's data set was, e.g. MNIST's centring) or none (resized only)", 'auto')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText('after', '\nExamples:\n  vae encode --split test --limit 1000 --plot latent.png > test.jsonl\n  vae encode digit.png another.jpg --format csv\n  vae encode --split test --limit 16 | vae decode > grid.png\n');
-  addBackendOption(addRunOptions(cmd)).action(async (files: string[], opts: EncodeOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (files: string[], opts: EncodeOptions, command: Command) => {
     if (opts.format !== 'jsonl' && opts.format !== 'csv') throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use jsonl or csv' });
+    const explicit = command.getOptionValueSource('format') === 'default' ? undefined : opts.format;
+    // A .csv or .jsonl name decides (or must agree with --format); other names get --format.
+    if (opts.out && ['.csv', '.jsonl', '.ndjson'].includes(path.extname(opts.out).toLowerCase())) {
+      opts.format = formatForOutput(opts.out, { can: ['jsonl', 'csv'] as const, explicit: explicit as 'jsonl' | 'csv' | undefined, what: 'vae encode' });
+    }
+    const plotFormat = formatForOutput(opts.plot, { can: ['png', 'jpeg', 'webp'], what: '--plot', flag: '--plot' });
     preflightOutput(opts.out, { binary: false, label: '', instead: '' });
     if (opts.plot) checkOutputPath(opts.plot);
+    const prepare = checkPrepare(opts.prepare);
     const log = makeLog(opts);
     const { dir, run } = await openRun(opts, log);
-    const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER });
+    const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER, prepare });
     const J = run.vae.spec.latentDim;
     const { mu, logvar } = await encodeArrays(run.vae, inputs.images, inputs.n);
     const rng = Rng.derive(opts.seed, 'encode-sample');
@@ -65,7 +77,7 @@ export function registerEncode(program: Command): void {
     if (opts.plot) {
       const { points, axes } = project2d(mu, inputs.n, J);
       const svg = scatterSvg(points, inputs.labels, { title: `E[z|x] of ${inputs.n} images`, xLabel: axes[0], yLabel: axes[1] });
-      writeFileAtomic(opts.plot, await svgToPng(svg));
+      writeFileAtomic(opts.plot, await convertStill(await svgToPng(svg), plotFormat));
       log.info(`wrote the latent scatter plot to ${opts.plot}`);
     }
     log.info(`encoded ${inputs.n} image${inputs.n === 1 ? '' : 's'} with ${dir} (J = ${J})${opts.out ? ` to ${opts.out}` : ''}`);

@@ -3,7 +3,7 @@ import { VaeError } from '../errors.js';
 import { hasTestSplit, loadSplits, SPLITS, type SplitName } from '../data/load.js';
 import { slice } from '../data/dataset.js';
 import { evaluateSplit, ACTIVE_UNIT_THRESHOLD, type SplitResult } from '../eval/elbo.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { formatDuration } from '../ui/log.js';
 import { addBackendOption, addRunOptions, openRun, intArg, makeLog, writeStdout, type CommonOptions } from './options.js';

@@ -9,8 +9,9 @@ import { loadSplits, SPLITS, type SplitName } from '../data/load.js';
 import { dimOf } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
 import { loadImageFiles } from '../image/load.js';
-import type { LoadedRun } from '../run/run.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
+import { readRunInfo, type LoadedRun } from '../run/run.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 
 export const MAX_IMAGES = 100_000;
 
@@ -42,13 +43,31 @@ async function fromSplit(run: LoadedRun, split: SplitName, indices: number[] | n
   return { images, n: idx.length, ids: idx.map((i) => `${split}:${i}`), labels: idx.map((i) => (set.labels ? set.labels[i] : null)) };
 }
 
+/** How image files are prepared: `auto` (the run's recipe) or `none` (resized only). */
+const PREPARE_CHOICES = ['auto', 'none'] as const;
+export type PrepareChoice = (typeof PREPARE_CHOICES)[number];
+
+export function checkPrepare(value: string): PrepareChoice {
+  if (!(PREPARE_CHOICES as readonly string[]).includes(value)) throw new VaeError(`unknown --prepare '${value}'`, { hint: 'use auto (the run\'s own preparation) or none (resize only)' });
+  return value as PrepareChoice;
+}
+
+/** The run's preparation recipe: recorded in run.json, or (older runs) from its data set's name. */
+function runRecipe(run: LoadedRun): Recipe {
+  const recorded = readRunInfo(run.dir).prepare;
+  return typeof recorded === 'string' && (RECIPES as readonly string[]).includes(recorded) ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
+}
+
 /** FILES... or --split S [--limit N], exactly one of them. */
-export async function readInputs(run: LoadedRun, opts: { files: string[]; split?: string; limit?: number; defaultLimit: number }): Promise<Inputs> {
+export async function readInputs(
+  run: LoadedRun,
+  opts: { files: string[]; split?: string; limit?: number; defaultLimit: number; prepare?: PrepareChoice },
+): Promise<Inputs> {
   if (opts.files.length && opts.split) throw new VaeError('give image files or --split, not both');
   if (opts.split) return fromSplit(run, checkSplit(opts.split), null, opts.limit ?? opts.defaultLimit);
   if (!opts.files.length) throw new VaeError('no inputs: give image files, or --split test|val|train (with --limit N)');
   if (opts.files.length > MAX_IMAGES) throw new VaeError(`too many images (${opts.files.length}); the limit is ${MAX_IMAGES}`);
-  const images = await loadImageFiles(opts.files, run.meta.dataShape);
+  const images = await loadImageFiles(opts.files, run.meta.dataShape, opts.prepare === 'none' ? 'resize' : runRecipe(run));
   return { images, n: opts.files.length, ids: [...opts.files], labels: opts.files.map(() => null) };
 }
 

@@ -5,8 +5,9 @@ import { Option, type Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { BACKEND_NAMES, parseBackendName, selectBackend, type BackendName, type BackendReport } from '../backend/index.js';
 import { Log } from '../ui/log.js';
-import { writeFileAtomic } from '../run/atomic.js';
-import { loadRun, resolveRun, type LoadedRun } from '../run/run.js';
+import { dawnProbeLog } from '../backend/webgpu/probe.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { loadRun, requireCheckpoint, resolveRun, type LoadedRun } from '../run/run.js';
 
 export interface CommonOptions {
   backend: string;
@@ -38,10 +39,21 @@ export function makeLog(opts: { quiet?: boolean; verbose?: boolean }): Log {
   return new Log({ quiet: opts.quiet, verbose: opts.verbose });
 }
 
+/** Dawn's own lines from the adapter probe, under --verbose only. */
+export function showDawnLog(log: Log): void {
+  const lines = dawnProbeLog();
+  if (lines) log.debug(`Dawn (webgpu) said while looking for an adapter:\n${lines.replace(/^/gm, '  ')}`);
+}
+
 /** Select the backend and say which on stderr. */
 export async function startBackend(name: string, log: Log): Promise<BackendReport> {
   const requested: BackendName = parseBackendName(name);
-  const report = await selectBackend(requested);
+  let report: BackendReport;
+  try {
+    report = await selectBackend(requested);
+  } finally {
+    showDawnLog(log);
+  }
   const why = report.skipped.length ? ` (auto; skipped ${report.skipped.map((s) => s.name).join(', ')})` : '';
   log.info(`backend: ${report.name} - ${report.device}${why}`);
   for (const s of report.skipped) log.debug(`  ${s.name}: ${s.reason}`);
@@ -107,6 +119,7 @@ export function addRunOptions(cmd: Command): Command {
 /** Find the run (--run or the latest), start the backend, and load the run's model. */
 export async function openRun(opts: CommonOptions & { run?: string; best?: boolean }, log: Log): Promise<{ dir: string; run: LoadedRun }> {
   const dir = resolveRun(opts.run);
+  requireCheckpoint(dir, opts.best ? 'best' : 'last');
   await startBackend(opts.backend, log);
   return { dir, run: loadRun(dir, opts.best ? 'best' : 'last') };
 }

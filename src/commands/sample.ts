@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { convertStill, type StillFormat } from '../image/convert.js';
+import { formatForOutput } from './output-format.js';
 import { VaeError } from '../errors.js';
 import { Rng } from '../random.js';
 import { type LoadedRun } from '../run/run.js';
@@ -8,7 +10,7 @@ import { gridAnimation, gridPng } from '../image/grid.js';
 import { exampleSplit, loadSplits } from '../data/load.js';
 import { slice } from '../data/dataset.js';
 import { evaluateSplit } from '../eval/elbo.js';
-import { EVAL_SEED, evalBinarizes } from '../train/train-vae.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 import { readRef } from './inputs.js';
 import { addBackendOption, addRunOptions, openRun, addPictureOptions, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
@@ -114,8 +116,8 @@ export function registerSample(program: Command): void {
     .option('--dims <list>', 'with --traverse: dimensions to show, e.g. 0,3,5 (default: all, most informative by KL first)')
     .option('--range <r>', 'with --traverse: sweep from -r to r', floatArg('--range', 0, 100), 3)
     .option('--steps <count>', 'columns of an interpolation (default 10) or traversal (default 11)', intArg('--steps', 2, 256))
-    .option('--format <fmt>', 'png, or gif / webp for an animated --traverse', 'png')
-    .option('-o, --out <file>', 'write the image here instead of stdout')
+    .option('--format <fmt>', 'png, jpeg or webp; gif or webp animate a --traverse (default: from the --out name, else png)', 'png')
+    .option('-o, --out <file>', 'write the image here instead of stdout (.png, .jpg, .webp; .gif or .webp animate a --traverse)')
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
@@ -123,11 +125,22 @@ export function registerSample(program: Command): void {
       '\nExamples:\n  vae sample --n 64 > grid.png\n  vae sample --n 100 --cols 10 --temperature 0.7 --scale 3 --out grid.png\n  vae sample --interpolate --from test:3 --to test:7 --method slerp > walk.png\n  vae sample --traverse --from test:0 --dims 0,1,2 > traverse.png\n  vae sample --traverse --format gif --out traverse.gif\n',
     );
   addPictureOptions(cmd);
-  addBackendOption(addRunOptions(cmd)).action(async (opts: SampleOptions) => {
+  addBackendOption(addRunOptions(cmd)).action(async (opts: SampleOptions, command: Command) => {
     if (opts.mean && opts.sample) throw new VaeError('--mean and --sample cannot be used together');
     if (opts.interpolate && opts.traverse) throw new VaeError('--interpolate and --traverse cannot be used together');
-    if (!['png', 'gif', 'webp'].includes(opts.format)) throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use png, gif or webp' });
-    if (opts.format !== 'png' && !opts.traverse) throw new VaeError(`--format ${opts.format} is for animated traversals`, { hint: 'add --traverse, or use --format png' });
+    const given = opts.format === 'jpg' ? 'jpeg' : opts.format;
+    if (!['png', 'jpeg', 'gif', 'webp'].includes(given)) throw new VaeError(`unknown --format '${opts.format}'`, { hint: 'use png, jpeg, webp, or gif (an animated --traverse)' });
+    if (given === 'gif' && !opts.traverse) throw new VaeError('--format gif is for animated traversals', { hint: 'add --traverse, or use --format png' });
+    const explicit = command.getOptionValueSource('format') === 'default' ? undefined : (given as 'png' | 'jpeg' | 'webp' | 'gif');
+    opts.format = formatForOutput(opts.out, {
+      can: opts.traverse ? ['png', 'jpeg', 'webp', 'gif'] : ['png', 'jpeg', 'webp'],
+      explicit,
+      what: opts.traverse ? 'vae sample --traverse' : 'vae sample',
+      hint: opts.traverse ? undefined : 'name the file with one of those; a .gif or .webp animates a --traverse',
+    });
+    // With --traverse, gif and webp are animations; everything else is one still grid.
+    const animated = opts.traverse && (opts.format === 'gif' || opts.format === 'webp');
+    const still = (png: Buffer) => convertStill(png, opts.format as StillFormat);
     if (!['linear', 'slerp', 'both'].includes(opts.method)) throw new VaeError(`unknown --method '${opts.method}'`, { hint: 'use linear, slerp or both' });
     if ((opts.to || opts.pairs !== 4) && !opts.interpolate) throw new VaeError('--to and --pairs go with --interpolate');
     if ((opts.dims || opts.range !== 3) && !opts.traverse) throw new VaeError('--dims and --range go with --traverse');
@@ -149,7 +162,7 @@ export function registerSample(program: Command): void {
       const rows = pairs.flatMap((p) => methods.map((m) => interpolate(p.a, p.b, steps, m)));
       checkCount(rows.length * steps, 'this interpolation');
       const z = Float32Array.from(rows.flat(2));
-      out = await gridPng(await render(run, z, rows.length * steps, opts, rng), rows.length * steps, shape, { ...pic, cols: steps });
+      out = await still(await gridPng(await render(run, z, rows.length * steps, opts, rng), rows.length * steps, shape, { ...pic, cols: steps }));
       what = `${pairs.length} interpolation${pairs.length === 1 ? '' : 's'} (${methods.join(' and ')}, ${steps} steps)`;
     } else if (opts.traverse) {
       const steps = opts.steps ?? 11;
@@ -165,8 +178,8 @@ export function registerSample(program: Command): void {
         z[o + d] = v;
       }));
       const images = await render(run, z, dims.length * steps, opts, rng);
-      if (opts.format === 'png') {
-        out = await gridPng(images, dims.length * steps, shape, { ...pic, cols: steps });
+      if (!animated) {
+        out = await still(await gridPng(images, dims.length * steps, shape, { ...pic, cols: steps }));
       } else {
         // One frame per sweep value, each showing every chosen dimension at that value.
         const D = run.vae.spec.inputDim;
@@ -180,7 +193,7 @@ export function registerSample(program: Command): void {
       what = `a traversal of ${dims.length} dimension${dims.length === 1 ? '' : 's'} (${dims.join(', ')}) from -${opts.range} to ${opts.range}`;
     } else {
       const z = Rng.derive(opts.seed, 'sample').fillNormal(new Float32Array(opts.n * J)).map((v) => v * opts.temperature);
-      out = await gridPng(await render(run, z, opts.n, opts, rng), opts.n, shape, { ...pic, cols: opts.cols });
+      out = await still(await gridPng(await render(run, z, opts.n, opts, rng), opts.n, shape, { ...pic, cols: opts.cols }));
       what = `${opts.n} samples`;
     }
     await emit(out, opts.out);

@@ -2,9 +2,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { VaeError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
-import { outOfPatience, trainVae } from '../train/train-vae.js';
+import { trainVae } from '../train/train-vae.js';
+import { outOfPatience } from '../train/early-stop.js';
 import { resumeConfig } from '../train/resume.js';
-import { readManifest } from '../run/checkpoint.js';
+import { hasCheckpoint, readManifest } from '../run/checkpoint.js';
 import { lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
 import { fmt } from '../ui/table.js';
 import { addBackendOption, collect, makeLog, startBackend, type CommonOptions } from './options.js';
@@ -40,9 +41,10 @@ export function registerTrain(program: Command): void {
     let configFile: string | null = null;
     if (opts.resume !== undefined) {
       if (opts.out) throw new VaeError('--out and --resume cannot be used together', { hint: '--resume continues the run in its own directory' });
-      resumeDir = resolveRun(typeof opts.resume === 'string' ? opts.resume : undefined);
+      resumeDir = resolveRun(typeof opts.resume === 'string' ? opts.resume : undefined, { unstarted: true });
       config = resumeConfig(readRunConfig(resumeDir), { config: opts.config, set: opts.set }, resumeDir);
-      const meta = readManifest<CheckpointMeta>(resumeDir).meta;
+      // A run with no checkpoint yet starts again from the beginning (trainVae).
+      const meta = hasCheckpoint(resumeDir) ? readManifest<CheckpointMeta>(resumeDir).meta : { epoch: 0, partial: null, best: null };
       if (meta.epoch >= config.train.epochs && !meta.partial) {
         throw new VaeError(`${resumeDir} has already trained ${meta.epoch} of ${config.train.epochs} epochs`, {
           hint: `to train longer: vae train --resume ${resumeDir} --set train.epochs=${meta.epoch + 10}`,

@@ -93,6 +93,7 @@ export const trainSchema = z.strictObject({
   learningRate: z.number().gt(0).max(10).default(1e-3).describe('the Adam learning rate (a number > 0 and <= 10)'),
   seed: int(0, 2 ** 31 - 1, 'the random seed').default(0),
   logEvery: int(1, 1_000_000, 'optimisation steps between reading the loss back for the progress display').default(20),
+  checkpointMinutes: num(0, 1_000_000, 'minutes of training between checkpoints within an epoch, so that at most this much work is lost (0: after every step)').default(5),
   previewSamples: int(1, 1024, 'how many prior samples each epoch draws into samples/epoch-NNN.png').default(64),
   skipNonFinite: int(0, 1_000_000, 'how many batches with a NaN or infinite loss or gradient to skip before stopping (0: stop at the first)').default(0),
   beta: num(0, 1000, 'the weight of the KL term (beta-VAE; 1 is the ELBO)').default(1),
@@ -134,7 +135,6 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type DataConfig = Config['data'];
-export type ModelConfig = Config['model'];
 export type TrainConfig = Config['train'];
 
 /** The sections and their schemas, for key listings, suggestions and per-key descriptions. */

@@ -22,7 +22,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { ensureDir, writeFileAtomic } from '../run/atomic.js';
+import { ensureDir, writeFileAtomic } from '../util/atomic.js';
 import { dimOf, type ImageSet } from './dataset.js';
 import type { FolderListing, FolderPartName } from './folder.js';
 

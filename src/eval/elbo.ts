@@ -15,18 +15,9 @@ import { dimOf, type ImageSet } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
 import { decode, encode, importanceWeights, type Vae } from '../model/vae.js';
 import { klPerDim, reparameterize } from '../model/gaussian.js';
+import type { ElboResult } from '../run/metrics.js';
 
 export const ACTIVE_UNIT_THRESHOLD = 0.01;
-
-export interface ElboResult {
-  n: number;
-  /** mean E_q[log p(x|z)] (nats) */
-  recon: number;
-  /** mean KL(q(z|x) || p(z)) (nats) */
-  kl: number;
-  /** mean ELBO = recon - kl (nats) */
-  elbo: number;
-}
 
 export interface SplitResult extends ElboResult {
   /** mean KL per latent dimension, indexed by dimension (nats) */

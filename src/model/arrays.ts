@@ -3,7 +3,7 @@
  * asynchronous: the webgpu backend cannot read synchronously in Node.
  */
 import { tf } from '../tf.js';
-import type { UniformNormal } from './likelihood.js';
+import type { UniformNormal } from './likelihoods/types.js';
 import { decode, decodeMean, encode, type Vae } from './vae.js';
 
 const BATCH = 1000;

@@ -23,11 +23,6 @@ export function variableOf(t: Tensor, trainable: boolean): Variable {
   return v;
 }
 
-export function disposeParams(params: Params): void {
-  for (const v of params.values()) v.dispose();
-  params.clear();
-}
-
 /** Total number of trainable scalar parameters. */
 export function countParams(params: Params): number {
   let n = 0;

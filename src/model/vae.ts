@@ -2,7 +2,7 @@
  * The VAE as pure functions over named parameters (no I/O, no globals):
  *   encoder  x [B, D] -> (mlp: dense layers | conv: stride-2 convolutions, then dense layers) -> (mu, logvar) [B, J]
  *   decoder  z [B, J] -> the mirror image -> likelihood outputs [B, D * outputsPerPixel]
- * The maths follows ../shared/DESIGN.md ("The maths it implements").
+ * The maths: docs/maths.md.
  *
  * Batch normalisation (conv only) normalises with the batch's statistics while training and with
  * running averages (kept as non-trainable parameters '*.bn.runningMean' / '*.bn.runningVar',
@@ -12,7 +12,8 @@
 import { tf, type Tensor } from '../tf.js';
 import type { Rng } from '../random.js';
 import { initTensor, type Params } from './params.js';
-import { makeLikelihood, type Likelihood } from './likelihood.js';
+import { likelihoodKind, makeLikelihood } from './likelihoods/registry.js';
+import type { Likelihood } from './likelihoods/types.js';
 import { klStdNormal, logNormalDiag, logStdNormal, reparameterize } from './gaussian.js';
 import { conv2dSame, deconv2dSame, sizesDown } from './conv-ops.js';
 
@@ -79,7 +80,7 @@ export function convGeometry(spec: VaeSpec) {
 }
 
 function outputsPerPixel(spec: VaeSpec): number {
-  return spec.likelihood === 'logistic' ? 2 : 1;
+  return likelihoodKind(spec.likelihood).outputsPerPixel;
 }
 
 /** Every tensor a spec implies, in order: the checkpoint's names and shapes, and how to initialise them. */

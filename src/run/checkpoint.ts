@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { VaeError } from '../errors.js';
-import { ensureDir, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'vae-checkpoint';
 export const CHECKPOINT_VERSION = 1;

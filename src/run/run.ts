@@ -16,13 +16,25 @@ import { validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { expectedShapes, isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
 import { variableOf, type Params } from '../model/params.js';
-import type { Adam } from '../train/adam.js';
-import type { PartialEpoch } from '../train/loop.js';
 import type { RngState } from '../random.js';
-import { ensureDir, writeJsonAtomic } from './atomic.js';
+import { ensureDir, writeJsonAtomic } from '../util/atomic.js';
 import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
 
 export const RUNS_ROOT = 'runs';
+
+/** Where an epoch stopped part-way, so that it can be continued exactly. */
+export interface PartialEpoch {
+  stepInEpoch: number;
+  /** example-weighted sums of each stat so far */
+  sums: number[];
+  examples: number;
+  seconds: number;
+}
+
+/** What a checkpoint needs from an optimiser: its step count and its moment arrays. */
+export interface OptimizerState {
+  state(): Promise<{ t: number; arrays: NamedArray[] }>;
+}
 
 /** What a checkpoint's manifest carries beside the tensors. */
 export interface CheckpointMeta {
@@ -70,8 +82,41 @@ function isRunDir(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'config.json'));
 }
 
-/** The run under `root` whose checkpoint was written most recently. */
-export function findLatestRun(root = RUNS_ROOT): string {
+/** A run directory that training left before its first checkpoint. */
+class NoCheckpointYet extends VaeError {
+  constructor(dir: string) {
+    super(`${dir} stopped before its first checkpoint`, { hint: `\`vae train --resume ${dir}\` starts it again` });
+  }
+}
+const noCheckpointYet = (dir: string) => new NoCheckpointYet(dir);
+
+/**
+ * Refuse, before any work, a run that has no checkpoint to read (`which`: the last one, or
+ * best/), saying what to do instead.
+ */
+export function requireCheckpoint(dir: string, which: 'last' | 'best' = 'last'): void {
+  if (!hasCheckpoint(dir)) {
+    if (isRunDir(dir)) throw noCheckpointYet(dir);
+    return; // readManifest says what is missing
+  }
+  if (which === 'best' && !hasCheckpoint(path.join(dir, 'best'))) {
+    throw new VaeError(`${dir} has no best checkpoint yet: it has not finished an epoch`, { hint: 'leave out --best to use its last checkpoint' });
+  }
+}
+
+function mtime(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return -Infinity;
+  }
+}
+
+/**
+ * The run under `root` whose checkpoint was written most recently. With `unstarted`, a run
+ * that has no checkpoint yet counts too (by when its config was written), for `--resume`.
+ */
+export function findLatestRun(root = RUNS_ROOT, opts: { unstarted?: boolean } = {}): string {
   let entries: string[] = [];
   try {
     entries = fs.readdirSync(root);
@@ -79,17 +124,20 @@ export function findLatestRun(root = RUNS_ROOT): string {
     /* no runs yet */
   }
   let best: { dir: string; t: number } | null = null;
+  let newestUnstarted: { dir: string; t: number } | null = null;
   for (const e of entries) {
     const dir = path.join(root, e);
-    const m = path.join(dir, MANIFEST);
-    try {
-      const t = fs.statSync(m).mtimeMs;
+    const t = mtime(path.join(dir, MANIFEST));
+    if (t > -Infinity) {
       if (!best || t > best.t) best = { dir, t };
-    } catch {
-      /* not a run with a checkpoint */
+    } else if (isRunDir(dir)) {
+      const c = mtime(path.join(dir, 'config.json'));
+      if (!newestUnstarted || c > newestUnstarted.t) newestUnstarted = { dir, t: c };
     }
   }
+  if (opts.unstarted && newestUnstarted && (!best || newestUnstarted.t > best.t)) return newestUnstarted.dir;
   if (!best) {
+    if (newestUnstarted) throw noCheckpointYet(newestUnstarted.dir);
     throw new VaeError(`no trained run found under ./${root}`, {
       hint: 'train one with `vae train --config mnist.json`, or point at a run with --run DIR',
     });
@@ -98,14 +146,15 @@ export function findLatestRun(root = RUNS_ROOT): string {
 }
 
 /** --run DIR, or the latest run. A folder of runs (such as runs/) means its latest run. */
-export function resolveRun(arg?: string): string {
-  if (!arg) return findLatestRun();
+export function resolveRun(arg?: string, opts: { unstarted?: boolean } = {}): string {
+  if (!arg) return findLatestRun(RUNS_ROOT, opts);
   if (!fs.existsSync(arg)) throw new VaeError(`run directory '${arg}' does not exist`, { hint: 'check the path, or leave out --run to use the latest run' });
   if (!fs.statSync(arg).isDirectory()) throw new VaeError(`--run ${arg} is not a directory`);
   if (!isRunDir(arg) && !hasCheckpoint(arg)) {
     try {
-      return findLatestRun(arg);
-    } catch {
+      return findLatestRun(arg, opts);
+    } catch (err) {
+      if (err instanceof NoCheckpointYet) throw err;
       throw new VaeError(`'${arg}' is not a run directory (no config.json or checkpoint.json)`, { hint: 'point --run at a folder written by vae train' });
     }
   }
@@ -134,7 +183,7 @@ async function paramArrays(params: Params): Promise<NamedArray[]> {
 }
 
 /** Save model (and optimiser, when given) state to dir (the run, or its best/ folder). */
-export async function saveRunCheckpoint(dir: string, vae: Vae, adam: Adam | null, meta: Omit<CheckpointMeta, 'optimizer' | 'savedAt' | 'model'>): Promise<void> {
+export async function saveRunCheckpoint(dir: string, vae: Vae, adam: OptimizerState | null, meta: Omit<CheckpointMeta, 'optimizer' | 'savedAt' | 'model'>): Promise<void> {
   const arrays = await paramArrays(vae.params);
   let optimizer: CheckpointMeta['optimizer'] = null;
   if (adam) {
@@ -158,6 +207,7 @@ export interface LoadedRun {
 /** Load a run's model from its last checkpoint (or from best/). */
 export function loadRun(dir: string, which: 'last' | 'best' = 'last'): LoadedRun {
   const config = readRunConfig(dir);
+  requireCheckpoint(dir, which);
   const cdir = which === 'best' ? path.join(dir, 'best') : dir;
   const { manifest, arrays } = loadCheckpoint<CheckpointMeta>(cdir);
   const meta = manifest.meta;

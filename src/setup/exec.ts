@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { RuntimeFailure } from '../errors.js';
 
-export interface ExecOptions {
+interface ExecOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
@@ -49,7 +49,7 @@ export function exec(what: string, cmd: string, args: string[], opts: ExecOption
 }
 
 /** The most telling line of a tool's output: its first error line, else its last line. */
-export function errorLine(out: string): string {
+function errorLine(out: string): string {
   const lines = out.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   const err = lines.find((l) => /\berror\b|ERROR|not found|No such file|Could not|THESE PACKAGES DO NOT MATCH/i.test(l) && !/^gyp info/.test(l));
   return (err ?? lines.at(-1) ?? '(no output)').slice(0, 300);

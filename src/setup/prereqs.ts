@@ -19,7 +19,7 @@ export interface Tools {
   cxx: string;
 }
 
-export interface Missing {
+interface Missing {
   what: string;
   how: string;
 }

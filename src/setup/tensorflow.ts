@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RuntimeFailure } from '../errors.js';
 import { formatDuration, type Log } from '../ui/log.js';
-import { writeJsonAtomic } from '../run/atomic.js';
+import { writeJsonAtomic } from '../util/atomic.js';
 import { TF_WHEEL, TFJS_NODE_VERSION, readManifest, tensorflowLayout, vaeRoot, type SetupManifest, type TensorflowLayout } from '../backend/tensorflow-home.js';
 import { checkTools, type Tools } from './prereqs.js';
 import { checkWheel, downloadWheel } from './wheel.js';
@@ -27,7 +27,7 @@ export interface SetupOptions {
 }
 
 /** Bytes on disk under `p`, not following links. */
-export function diskBytes(p: string): number {
+function diskBytes(p: string): number {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(p);

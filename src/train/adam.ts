@@ -1,6 +1,6 @@
 /**
  * Adam (Kingma & Ba 2015) with PyTorch's update rule, so our runs are comparable with
- * ../shared/bench/torch_reference.py:
+ * bench/torch_reference.py:
  *   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
  *   w <- w - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  * The moments are kept per parameter name, so the optimiser state can be saved beside the

@@ -7,6 +7,7 @@
  */
 import { tf, type Tensor } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
+import type { PartialEpoch } from '../run/run.js';
 
 export interface StepResult {
   stats: Tensor;
@@ -43,15 +44,6 @@ export interface EpochResult {
   seconds: number;
 }
 
-/** Where an epoch stopped part-way, so that it can be continued exactly. */
-export interface PartialEpoch {
-  stepInEpoch: number;
-  /** example-weighted sums of each stat so far */
-  sums: number[];
-  examples: number;
-  seconds: number;
-}
-
 export interface LoopOptions {
   startEpoch: number;
   epochs: number;
@@ -62,6 +54,11 @@ export interface LoopOptions {
   partial?: PartialEpoch | null;
   /** Checked before each step: when it returns true, the loop stops there. */
   shouldStop?: () => boolean;
+  /**
+   * Checked between steps (never inside one, so an engine that runs many steps per submit
+   * answers at its submit boundaries): when it returns true, onCheckpoint saves the epoch so far.
+   */
+  checkpointDue?: () => boolean;
 }
 
 export interface LoopResult {
@@ -77,6 +74,8 @@ export interface LoopResult {
 
 export interface LoopHooks {
   onProgress?(p: Progress): void;
+  /** Save a checkpoint part-way through `epoch`, `globalStep` steps in overall. */
+  onCheckpoint?(at: { epoch: number; globalStep: number; partial: PartialEpoch }): Promise<void>;
   /** Return 'stop' to end training after this epoch (early stopping). */
   onEpochEnd?(r: EpochResult): Promise<void | 'stop'> | void | 'stop';
 }
@@ -158,6 +157,10 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
           await drain(i);
           const partial = { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 };
           return { stopped: true, finishedEarly: false, globalStep, epoch, partial: i === 0 ? null : partial };
+        }
+        if (i > first && hooks.onCheckpoint && opts.checkpointDue?.()) {
+          await drain(i);
+          await hooks.onCheckpoint({ epoch, globalStep, partial: { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 } });
         }
         const r = await task.step(epoch, i);
         pending.push(r);

@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 export const SAFE_ON_RESUME = new Set([
   'train.epochs',
   'train.logEvery',
+  'train.checkpointMinutes',
   'train.patience',
   'train.minDelta',
   'train.skipNonFinite',

@@ -1,268 +1,38 @@
 /**
  * Training a VAE from a resolved config: data, model, run directory, and the hooks that make
  * the generic loop (loop.ts) write validation metrics, checkpoints and preview PNGs each epoch.
+ * The pieces live beside it: model-from-config.ts (config -> model), vae-step.ts (one step),
+ * previews.ts (pictures), early-stop.ts; the loss is src/model/objective.ts, the checkpoint
+ * format src/run/checkpoint.ts.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { tf, type Tensor } from '../tf.js';
 import { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
-import { dimOf, slice, type ImageSet } from '../data/dataset.js';
+import { slice } from '../data/dataset.js';
 import { loadSplits, writeDataCache } from '../data/load.js';
-import { EpochBatches, evalRows, type Binarize } from '../data/batches.js';
-import { createVae, decodeMean, trainableParams, updateRunningStats, type ForwardContext, type Vae, type VaeSpec } from '../model/vae.js';
-import { klWeightAt, OBJECTIVE_STATS, trainingObjective } from '../model/objective.js';
-import { learningRateAt } from './schedule.js';
-import { clipByGlobalNorm } from './clip.js';
+import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
+import type { Vae } from '../model/vae.js';
+import { klWeightAt } from '../model/objective.js';
+import { likelihoodKind } from '../model/likelihoods/registry.js';
 import { countParams } from '../model/params.js';
-import { evaluateElbo, type ElboResult } from '../eval/elbo.js';
-import { gridPng, pairRows } from '../image/grid.js';
-import { lineChartsSvg, PALETTE, svgToPng } from '../image/plot.js';
-import { decodeArrays, encodeArrays } from '../model/arrays.js';
-import { writeFileAtomic } from '../run/atomic.js';
-import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta } from '../run/run.js';
+import { evaluateElbo } from '../eval/elbo.js';
+import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
+import { readMetrics, writeMetrics, type EpochMetrics } from '../run/metrics.js';
+import { recipeForDataset } from '../image/prepare.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
 import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
 import { versions } from '../version.js';
 import { formatDuration, type Log } from '../ui/log.js';
 import { fmt, streamingTable } from '../ui/table.js';
 import { Adam } from './adam.js';
-import { runLoop, type PartialEpoch, type TrainTask } from './loop.js';
-
-/** Validation and `vae eval` use this fixed seed for binarisation and noise, so numbers repeat. */
-export const EVAL_SEED = 0;
-
-export interface EpochMetrics {
-  epoch: number;
-  step: number;
-  /**
-   * training means over the epoch (nats per example): elbo = recon - kl with the raw KL;
-   * klWeighted is the KL term as the loss used it (beta, warm-up, free bits); objective is what
-   * training maximised (recon - klWeighted, or L_k with iwSamples > 1); loss = -objective.
-   */
-  train: { elbo: number; recon: number; kl: number; klWeighted: number; objective: number; loss: number; gradNorm?: number };
-  /** the learning rate and KL weight at the epoch's last step */
-  lr: number;
-  klWeight: number;
-  val: ElboResult | null;
-  seconds: number;
-  examplesPerSec: number;
-  time: string;
-}
-
-export function specFromConfig(cfg: Config, data: Pick<ImageSet, 'shape'>): VaeSpec {
-  const m = cfg.model;
-  return {
-    arch: m.arch,
-    inputDim: dimOf(data),
-    inputShape: data.shape,
-    hidden: m.hidden,
-    latentDim: m.latentDim,
-    activation: m.activation,
-    likelihood: m.likelihood,
-    ...(m.likelihood === 'gaussian' ? { sigma: m.sigma } : {}),
-    ...(m.arch === 'conv' ? { convChannels: m.convChannels, kernelSize: m.kernelSize, batchNorm: m.batchNorm } : {}),
-  };
-}
-
-/** Per-pixel mean of a set (D values), for the decoder's output-bias initialisation. */
-export function pixelMean(set: ImageSet): Float32Array {
-  const D = dimOf(set);
-  const sums = new Float64Array(D);
-  for (let i = 0; i < set.n; i++) for (let d = 0; d < D; d++) sums[d] += set.images[i * D + d];
-  return Float32Array.from(sums, (v) => v / Math.max(set.n, 1));
-}
-
-/** The model a config describes, freshly initialised from its seed. */
-export function createVaeForConfig(cfg: Config, train: ImageSet): Vae {
-  const init = Rng.derive(cfg.train.seed, 'init');
-  return createVae(specFromConfig(cfg, train), init, { pixelMean: cfg.model.initOutputBias ? pixelMean(train) : null });
-}
-
-/** The names of a training step's stats, in order (gradNorm only when clipping). */
-export function trainStatNames(cfg: Config): string[] {
-  return [...OBJECTIVE_STATS, ...(cfg.train.gradClip !== null ? ['gradNorm'] : [])];
-}
-
-export function trainingBinarization(cfg: Config): Binarize {
-  return cfg.model.likelihood === 'bernoulli' ? cfg.data.binarize : 'none';
-}
-
-/** Whether evaluation binarises inputs for this config (Bernoulli on binarised data). */
-export function evalBinarizes(cfg: Config): boolean {
-  return cfg.model.likelihood === 'bernoulli' && cfg.data.binarize !== 'none';
-}
-
-/** One line describing a model, e.g. 'mlp 784-400-20 (relu, bernoulli)'. */
-export function describeModel(spec: VaeSpec): string {
-  const lik = spec.likelihood === 'gaussian' ? `gaussian, sigma ${spec.sigma ?? 'learned'}` : spec.likelihood;
-  if (spec.arch === 'mlp') return `mlp ${[spec.inputDim, ...spec.hidden, spec.latentDim].join('-')} (${spec.activation}, ${lik})`;
-  const shape = spec.inputShape ? spec.inputShape.join('x') : String(spec.inputDim);
-  const convs = (spec.convChannels ?? []).join('-');
-  return `conv ${shape} -> conv ${convs} (k=${spec.kernelSize ?? 4}, stride 2${spec.batchNorm ? ', batch norm' : ''})${spec.hidden.length ? ` -> ${spec.hidden.join('-')}` : ''} -> ${spec.latentDim} (${spec.activation}, ${lik})`;
-}
-
-/** One line saying what the loss is, so nobody confuses the weighted KL with the raw one. */
-export function describeObjective(cfg: Config): string {
-  const t = cfg.train;
-  if (t.iwSamples > 1) {
-    return `loss = -L_${t.iwSamples} (importance-weighted bound, ${t.iwSamples} samples${t.beta !== 1 || t.warmupEpochs > 0 ? `, KL weight ${t.beta}${t.warmupEpochs > 0 ? ` after ${t.warmupEpochs} warm-up epochs` : ''}` : ''}), nats per example`;
-  }
-  const parts: string[] = [];
-  if (t.beta !== 1) parts.push(`beta = ${t.beta}`);
-  if (t.warmupEpochs > 0) parts.push(`KL weight rising from 0 to ${t.beta} over ${t.warmupEpochs} epochs`);
-  if (t.freeBits > 0) parts.push(`free bits ${t.freeBits} nats per latent dim`);
-  if (!parts.length) return 'loss = -ELBO summed over pixels and latent dims, averaged over the batch (nats per example)';
-  return `loss = -(recon - weighted KL), ${parts.join(', ')}; the tables show the raw KL and the ELBO with it, and the weighted KL beside them`;
-}
-
-export type RngSnapshot = ReturnType<Rng['state']>;
-
-export interface VaeTask extends TrainTask {
-  /** The random streams' state: reparameterisation noise, and the current epoch's binarisation. */
-  rngState(): { eps: RngSnapshot; bin: RngSnapshot | null };
-}
-
-/**
- * One optimisation step, as a closure over the model, optimiser and data. `resume.bin` continues
- * the binarisation stream of epoch `resume.epoch` from a checkpoint taken part-way through it;
- * `onSkip` is told of each batch skipped under train.skipNonFinite.
- */
-export function makeVaeTask(
-  vae: Vae,
-  adam: Adam,
-  train: ImageSet,
-  cfg: Config,
-  epsRng: Rng,
-  resume?: { epoch: number; bin: RngSnapshot | null },
-  onSkip?: (info: { epoch: number; index: number; skipped: number }) => void,
-): VaeTask {
-  const t = cfg.train;
-  const B = t.batchSize;
-  const D = dimOf(train);
-  const J = vae.spec.latentDim;
-  const K = t.iwSamples;
-  const mode = trainingBinarization(cfg);
-  const trainable = trainableParams(vae);
-  const varList = [...trainable.values()];
-  const ours = new Map([...trainable].map(([name, v]) => [v.name, name]));
-  const epsBuf = new Float32Array(K * Math.min(B, train.n) * J);
-  const stepsPerEpoch = Math.ceil(train.n / B);
-  const warmupSteps = t.warmupEpochs * stepsPerEpoch;
-  const statNames = trainStatNames(cfg);
-  let batches: EpochBatches | null = null;
-  let batchesEpoch = -1;
-  let skipped = 0;
-  return {
-    statNames,
-    stepsInEpoch: () => stepsPerEpoch,
-    rngState: () => ({ eps: epsRng.state(), bin: batches ? batches.binState() : null }),
-    step(epoch, i) {
-      if (!batches || batchesEpoch !== epoch) {
-        const bin = resume && resume.epoch === epoch ? resume.bin : null;
-        batches = new EpochBatches(train, B, mode, t.seed, epoch, bin);
-        batchesEpoch = epoch;
-      }
-      const { x, n } = batches.batch(i);
-      // Schedules are functions of the position in training, so a resumed run follows them exactly.
-      const objective = { klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps), freeBits: t.freeBits, iwSamples: K };
-      adam.lr = learningRateAt(t, epoch, i, stepsPerEpoch);
-      const eps = epsRng.fillNormal(epsBuf.subarray(0, K * n * J));
-      const xT = tf.tensor2d(x, [n, D]);
-      const eT = K === 1 ? tf.tensor2d(eps, [n, J]) : tf.tensor3d(eps, [K, n, J]);
-      const ctx: ForwardContext = { training: true, moments: [] };
-      let stats: Tensor | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const r = trainingObjective(vae, xT, eT, objective, ctx);
-        stats = tf.keep(r.stats);
-        return r.loss;
-      }, varList);
-      const gradList = Object.values(grads);
-      const byName = new Map<string, Tensor>();
-      if (t.gradClip !== null) {
-        const { clipped, norm } = clipByGlobalNorm(gradList, t.gradClip);
-        Object.keys(grads).forEach((tfName, k) => byName.set(ours.get(tfName)!, clipped[k]));
-        const withNorm = tf.tidy(() => tf.concat([stats!, tf.reshape(norm, [1])]));
-        tf.dispose([stats!, norm, ...gradList]);
-        stats = withNorm;
-      } else {
-        for (const [tfName, g] of Object.entries(grads)) byName.set(ours.get(tfName)!, g);
-      }
-      const stepGrads = [...byName.values()];
-      const update = () => {
-        adam.apply(trainable, byName);
-        updateRunningStats(vae, ctx);
-        tf.dispose([value, xT, eT, ...stepGrads]);
-        return { stats: stats!, examples: n };
-      };
-      if (t.skipNonFinite === 0) return update();
-      // With train.skipNonFinite, check this step before updating (a read per step, so only then).
-      return (async () => {
-        const ok = tf.tidy(() => tf.all(tf.stack([value, ...stepGrads].map((g) => tf.all(tf.isFinite(g))))));
-        const finite = (await ok.data())[0] === 1;
-        ok.dispose();
-        if (!finite && skipped < t.skipNonFinite) {
-          skipped++;
-          onSkip?.({ epoch, index: i, skipped });
-          tf.dispose([value, xT, eT, stats!, ...stepGrads, ...ctx.moments.flatMap((m) => [m.mean, m.variance])]);
-          return { stats: tf.zeros([statNames.length]), examples: 0 };
-        }
-        return update();
-      })();
-    },
-  };
-}
-
-/** The preview PNGs: decoder means for fixed prior draws, and inputs above reconstructions. */
-export async function writePreviews(vae: Vae, dir: string, epoch: number, fixedZ: Float32Array, reconSet: ImageSet, binarize: boolean): Promise<void> {
-  const J = vae.spec.latentDim;
-  const n = fixedZ.length / J;
-  const shape = reconSet.shape;
-  const tag = `epoch-${String(epoch + 1).padStart(3, '0')}.png`;
-  const means = tf.tidy(() => decodeMean(vae, tf.tensor2d(fixedZ, [n, J])));
-  const pixels = (await means.data()) as Float32Array;
-  means.dispose();
-  fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
-  writeFileAtomic(path.join(dir, 'samples', tag), await gridPng(pixels, n, shape, { cols: Math.ceil(Math.sqrt(n)), scale: 2 }));
-
-  const m = Math.min(16, reconSet.n);
-  if (m === 0) return;
-  const cols = Math.min(8, m);
-  const xs = evalRows(reconSet, 0, m, binarize, EVAL_SEED);
-  const { mu } = await encodeArrays(vae, xs, m);
-  const { tiles, count } = pairRows(xs, await decodeArrays(vae, mu, m), m, dimOf(reconSet), cols);
-  fs.mkdirSync(path.join(dir, 'recon'), { recursive: true });
-  writeFileAtomic(path.join(dir, 'recon', tag), await gridPng(tiles, count, shape, { cols, scale: 2 }));
-}
-
-/** curves.png: ELBO, reconstruction and KL per epoch, train and validation. */
-export async function writeCurves(dir: string, metrics: EpochMetrics[]): Promise<void> {
-  const series = (key: 'elbo' | 'recon' | 'kl') => [
-    { name: 'train', color: PALETTE[0], points: metrics.map((m) => [m.epoch, m.train[key]] as [number, number]) },
-    ...(metrics.some((m) => m.val)
-      ? [{ name: 'validation', color: PALETTE[1], dashed: true, points: metrics.filter((m) => m.val).map((m) => [m.epoch, m.val![key]] as [number, number]) }]
-      : []),
-  ];
-  const svg = lineChartsSvg([
-    { title: 'ELBO (nats)', xLabel: 'epoch', series: series('elbo') },
-    { title: 'reconstruction E[log p(x|z)]', xLabel: 'epoch', series: series('recon') },
-    { title: 'KL(q(z|x) || p(z))', xLabel: 'epoch', series: series('kl') },
-  ]);
-  writeFileAtomic(path.join(dir, 'curves.png'), await svgToPng(svg));
-}
-
-/** Where early stopping ended a run: the last epoch, and the best one before it. */
-export interface EarlyStop {
-  epoch: number;
-  best: number;
-  bestElbo: number;
-  patience: number;
-}
-
-/** Early stopping's rule: `patience` epochs have passed since the best validation ELBO. */
-export function outOfPatience(epoch: number, best: { epoch: number } | null, patience: number | null): boolean {
-  return patience !== null && best !== null && epoch - best.epoch >= patience;
-}
+import { runLoop } from './loop.js';
+import { learningRateAt } from './schedule.js';
+import { createVaeForConfig } from './model-from-config.js';
+import { describeModel, describeObjective } from './describe.js';
+import { makeVaeTask, type RngSnapshot } from './vae-step.js';
+import { writeCurves, writePreviews } from './previews.js';
+import { outOfPatience, type EarlyStop } from './early-stop.js';
 
 export interface TrainResult {
   dir: string;
@@ -289,20 +59,6 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
 }
 
-function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
-  let text = '';
-  try {
-    text = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochMetrics)
-    .filter((m) => m.epoch <= upToEpoch);
-}
-
 export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const { log, config: cfg } = opts;
   log.status('loading data');
@@ -326,7 +82,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   let best: CheckpointMeta['best'] = null;
   const runRecord = { backend: { name: opts.backend.name, tfjs: opts.backend.tfjs, device: opts.backend.device }, argv: opts.argv, at: new Date().toISOString() };
 
-  if (opts.resumeDir) {
+  if (opts.resumeDir && hasCheckpoint(opts.resumeDir)) {
     dir = opts.resumeDir;
     const run = loadRun(dir);
     const meta = run.meta;
@@ -344,11 +100,20 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     const info = readRunInfo(dir);
     writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
     log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
+  } else if (opts.resumeDir) {
+    // Stopped before its first checkpoint: nothing to continue, so it starts again from the beginning.
+    dir = opts.resumeDir;
+    writeRunJson(dir, 'config.json', cfg);
+    const info = readRunInfo(dir);
+    writeRunJson(dir, 'run.json', { ...info, prepare: info.prepare ?? recipeForDataset(cfg.data.dataset), resumes: [...(info.resumes ?? []), runRecord] });
+    vae = createVaeForConfig(cfg, train);
+    epsRng = Rng.derive(seed, 'eps');
+    log.info(`${dir} stopped before its first checkpoint: starting it again from the beginning`);
   } else {
     dir = opts.out ?? defaultRunDir(opts.name);
     createRunDir(dir);
     writeRunJson(dir, 'config.json', cfg);
-    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, versions: versions() });
+    writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, prepare: recipeForDataset(cfg.data.dataset), versions: versions() });
     vae = createVaeForConfig(cfg, train);
     epsRng = Rng.derive(seed, 'eps');
   }
@@ -369,20 +134,21 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
 
   const weighted = t.beta !== 1 || t.warmupEpochs > 0 || t.freeBits > 0;
   const iw = t.iwSamples > 1;
-  const bpd = spec.likelihood === 'logistic';
+  const bpd = likelihoodKind(spec.likelihood).bitsPerDim;
+  // Each column's width is what its values need (e.g. -1234.56); headers wrap to fit the terminal.
   const cols: [string, number][] = [
-    ['epoch', 6],
-    ['train ELBO', 11],
-    ['recon', 10],
-    ['KL', 9],
-    ...(weighted ? ([['weighted KL', 12]] as [string, number][]) : []),
-    ...(iw ? ([[`train L_${t.iwSamples}`, 11]] as [string, number][]) : []),
-    ['val ELBO', 10],
-    ['val recon', 10],
-    ['val KL', 9],
-    ...(bpd ? ([['val bits/dim', 13]] as [string, number][]) : []),
-    ['ex/s', 7],
-    ['time', 7],
+    ['epoch', 5],
+    ['train ELBO', 8],
+    ['recon', 8],
+    ['KL', 7],
+    ...(weighted ? ([['weighted KL', 7]] as [string, number][]) : []),
+    ...(iw ? ([[`train L_${t.iwSamples}`, 8]] as [string, number][]) : []),
+    ['val ELBO', 8],
+    ['val recon', 8],
+    ['val KL', 7],
+    ...(bpd ? ([['val bits/dim', 6]] as [string, number][]) : []),
+    ['ex/s', 6],
+    ['time', 6],
   ];
   const table = streamingTable(
     cols.map((c) => c[0]),
@@ -391,10 +157,22 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
   let earlyStop: EarlyStop | null = null;
+  // Mid-epoch checkpoints on a time budget: at most train.checkpointMinutes of work is ever lost.
+  let lastSave = performance.now();
+  const checkpointDue = () => performance.now() - lastSave >= t.checkpointMinutes * 60_000;
+  const savePartial = async (epoch: number, globalStep: number, at: PartialEpoch) => {
+    await saveRunCheckpoint(dir, vae, adam, { epoch, step: globalStep, dataShape: train.shape, rng: task.rngState(), partial: at, best });
+    lastSave = performance.now();
+  };
   const result = await runLoop(
     task,
-    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop },
+    { startEpoch, epochs: cfg.train.epochs, startStep, logEvery: cfg.train.logEvery, partial, shouldStop: opts.shouldStop, checkpointDue },
     {
+      async onCheckpoint({ epoch, globalStep, partial: at }) {
+        log.status(`epoch ${epoch + 1}: saving a checkpoint at step ${at.stepInEpoch}`);
+        await savePartial(epoch, globalStep, at);
+        log.debug(`saved a checkpoint at epoch ${epoch + 1}, step ${at.stepInEpoch}`);
+      },
       onProgress(p) {
         const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
         log.status(
@@ -431,9 +209,10 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
         if (improved) best = { epoch: r.epoch + 1, valElbo: score };
         log.status(`epoch ${r.epoch + 1}: saving`);
         const meta = { epoch: r.epoch + 1, step: r.globalStep, dataShape: train.shape, rng: { eps: epsRng.state(), bin: null }, partial: null, best };
-        writeFileAtomic(path.join(dir, 'metrics.jsonl'), metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
+        writeMetrics(dir, metrics);
         await saveRunCheckpoint(dir, vae, adam, meta);
         if (improved) await saveRunCheckpoint(path.join(dir, 'best'), vae, null, { ...meta, rng: null });
+        lastSave = performance.now();
         await writePreviews(vae, dir, r.epoch, fixedZ, previewSet, binarizeEval);
         await writeCurves(dir, metrics);
         log.stopStatus();
@@ -473,8 +252,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     if (result.partial) {
       // A checkpoint part-way through the epoch: everything needed to continue it exactly.
       log.status('saving a checkpoint');
-      const rng = task.rngState();
-      await saveRunCheckpoint(dir, vae, adam, { epoch: result.epoch, step: result.globalStep, dataShape: train.shape, rng, partial: result.partial, best });
+      await savePartial(result.epoch, result.globalStep, result.partial);
       log.stopStatus();
     }
   }

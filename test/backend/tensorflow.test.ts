@@ -17,11 +17,12 @@ import { readManifest, tensorflowLayout, vaeRoot } from '../../src/backend/tenso
 import { Rng } from '../../src/random.js';
 import { Adam } from '../../src/train/adam.js';
 import { defaultConfig } from '../../src/config/schema.js';
-import { createVaeForConfig, makeVaeTask } from '../../src/train/train-vae.js';
+import { createVaeForConfig } from '../../src/train/model-from-config.js';
+import { makeVaeTask } from '../../src/train/vae-step.js';
 import { createVae, vaeLoss, type VaeSpec } from '../../src/model/vae.js';
 import type { ImageSet } from '../../src/data/dataset.js';
-import { binaryData } from '../helpers.js';
-import { runVae, runMetrics } from '../bin.js';
+import { binaryData } from '../support/helpers.js';
+import { runVae, runMetrics } from '../support/bin.js';
 
 const layout = tensorflowLayout();
 const skip = readManifest(layout) ? false : `the tensorflow backend is not set up here (vae setup tensorflow; looked in ${layout.install})`;

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { tensorflowLayout, TF_WHEEL } from '../../src/backend/tensorflow-home.js';
-import { BIN, runVae } from '../bin.js';
+import { BIN, runVae } from '../support/bin.js';
 
 function tmp(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `vae-setup-${prefix}-`));

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The PyTorch twin of `vae`'s MLP VAE training step, timed so that `vae bench --torch` can
+report a ratio measured under the same machine load.
+
+The model is the one configs/mnist.json trains: encoder 784-H...-(J mean, J log-variance) and
+decoder J-...H-784 with ReLU hidden layers, a Bernoulli likelihood on logits, the closed-form
+Gaussian KL (docs/maths.md), and the loss summed over pixels and latent dimensions and averaged
+over the batch; Adam with learning rate 1e-3. Data: the MNIST training images scaled to [0, 1].
+
+What is timed: whole optimisation steps (forward, backward, Adam) after a few warm-up steps,
+with the device synchronised before the clock is read; with --epoch also one shuffled epoch.
+It prints one JSON line on stdout: implementation, device, threads, batch, ms per step,
+examples per second, the last loss and, with --epoch, seconds per epoch.
+
+    python3 bench/torch_reference.py --device cpu --threads 2 --batch 128
+    python3 bench/torch_reference.py --device cuda --batch 1024 --epoch
+
+Needs torch and numpy: `pip install torch numpy`, or on Debian `apt-get install python3-torch
+python3-numpy`. `vae bench --torch` finds this file and a Python that imports torch by itself.
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
+    p.add_argument('--threads', type=int, default=0, help='CPU threads (0: torch decides)')
+    p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--steps', type=int, default=50, help='timed steps')
+    p.add_argument('--warmup', type=int, default=5, help='untimed steps first')
+    p.add_argument('--hidden', default='400', help='hidden widths, comma-separated (e.g. 512,256)')
+    p.add_argument('--latent', type=int, default=20)
+    p.add_argument('--epoch', action='store_true', help='also time one full shuffled epoch')
+    p.add_argument('--images', required=True, help='MNIST training images (IDX file)')
+    return p.parse_args()
+
+
+def read_idx_images(path):
+    raw = np.fromfile(path, dtype=np.uint8)
+    n, h, w = (int.from_bytes(raw[i:i + 4].tobytes(), 'big') for i in (4, 8, 12))
+    return raw[16:16 + n * h * w].reshape(n, h * w).astype(np.float32) / 255.0
+
+
+def mlp(sizes):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class MlpVae(nn.Module):
+    def __init__(self, d, hidden, j):
+        super().__init__()
+        self.j = j
+        self.encoder = mlp([d, *hidden, 2 * j])
+        self.decoder = mlp([j, *reversed(hidden), d])
+
+    def forward(self, x):
+        mu, logvar = self.encoder(x).split(self.j, dim=1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.decoder(z), mu, logvar
+
+
+def main():
+    a = parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    x_all = torch.from_numpy(read_idx_images(a.images)).to(a.device)
+    n, d = x_all.shape
+    b = a.batch
+    model = MlpVae(d, [int(h) for h in a.hidden.split(',')], a.latent).to(a.device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(x):
+        logits, mu, logvar = model(x)
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction='sum')
+        kl = -0.5 * torch.sum(1 + logvar - mu * mu - logvar.exp())
+        loss = (recon + kl) / x.shape[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    def sync():
+        if x_all.is_cuda:
+            torch.cuda.synchronize()
+
+    for _ in range(a.warmup):
+        step(x_all[:b])
+    sync()
+    t0 = time.perf_counter()
+    for s in range(a.steps):
+        start = (s * b) % (n - b)
+        loss = step(x_all[start:start + b])
+    sync()
+    ms = (time.perf_counter() - t0) * 1000 / a.steps
+    out = {
+        'impl': 'pytorch ' + torch.__version__,
+        'device': a.device,
+        'threads': torch.get_num_threads(),
+        'batch': b,
+        'ms_per_step': round(ms, 3),
+        'examples_per_s': round(b * 1000 / ms),
+        'loss': round(float(loss), 2),
+    }
+    if a.epoch:
+        order = torch.randperm(n, device=a.device)
+        t0 = time.perf_counter()
+        for i in range(0, n - b + 1, b):
+            step(x_all[order[i:i + b]])
+        sync()
+        out['epoch_s'] = round(time.perf_counter() - t0, 3)
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main()

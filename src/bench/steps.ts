@@ -1,0 +1,99 @@
+/**
+ * Timing training steps: the config's model on the current backend, warmed up and profiled,
+ * then timed exactly as `vae train` runs its steps (batching and binarisation on the JavaScript
+ * side, statistics read back every train.logEvery steps).
+ */
+import { tf } from '../tf.js';
+import { Rng } from '../random.js';
+import type { Config } from '../config/schema.js';
+import { loadSplits } from '../data/load.js';
+import type { BackendReport } from '../backend/index.js';
+import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/webgpu/counters.js';
+import { Adam } from '../train/adam.js';
+import { createVaeForConfig } from '../train/model-from-config.js';
+import { makeVaeTask } from '../train/vae-step.js';
+
+/** What a backend's step looks like, measured once before timing. */
+export interface StepProfile {
+  backend: string;
+  device: string;
+  batch: number;
+  kernelsPerStep: number;
+  /** how many of each kernel one step runs */
+  kernelCounts: Record<string, number>;
+  /** tensors and bytes a step leaves allocated (0 when nothing leaks) */
+  netTensorsPerStep: number;
+  netBytesPerStep: number;
+  /** webgpu only: CPU-GPU traffic per step (uploads, buffer allocations, dispatches, submits, readbacks) */
+  gpuPerStep?: GpuCounters;
+}
+
+export interface StepBench {
+  info: StepProfile;
+  /** ms per step over n steps */
+  time(n: number): Promise<number>;
+  /** seconds for one full epoch */
+  epoch(): Promise<number>;
+  dispose(): void;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+export async function prepareStepBench(report: BackendReport, cfg: Config, warmup: number): Promise<StepBench> {
+  const train = (await loadSplits(cfg.data, ['train'])).train;
+  const vae = createVaeForConfig(cfg, train);
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const task = makeVaeTask(vae, adam, train, cfg, Rng.derive(cfg.train.seed, 'eps'));
+  const steps = task.stepsInEpoch(0);
+  const B = Math.min(cfg.train.batchSize, train.n);
+  let i = 0;
+  const run = async (n: number) => {
+    const pending: tf.Tensor[] = [];
+    for (let k = 0; k < n; k++, i++) {
+      pending.push((await task.step(0, i % steps)).stats);
+      // read back at the training loop's interval, as training does
+      if (pending.length === cfg.train.logEvery || k === n - 1) {
+        const s = tf.stack(pending);
+        await s.data();
+        tf.dispose([s, ...pending]);
+        pending.length = 0;
+      }
+    }
+  };
+  await run(warmup);
+  const prof = await tf.profile(async () => {
+    (await task.step(0, i++ % steps)).stats.dispose();
+  });
+  const kernelCounts: Record<string, number> = {};
+  for (const k of prof.kernels) kernelCounts[k.name] = (kernelCounts[k.name] ?? 0) + 1;
+  // CPU-GPU traffic of the training loop's own rhythm (reads every logEvery steps)
+  let gpuPerStep: GpuCounters | undefined;
+  if (report.name === 'webgpu') {
+    const n = Math.max(cfg.train.logEvery, 10);
+    const start = gpuCounters();
+    await run(n);
+    gpuPerStep = gpuCountersPerStep(start, n);
+  }
+  return {
+    info: { backend: report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
+    async time(n) {
+      const t0 = performance.now();
+      await run(n);
+      return (performance.now() - t0) / n;
+    },
+    async epoch() {
+      const e0 = performance.now();
+      i = 0;
+      await run(steps);
+      return (performance.now() - e0) / 1000;
+    },
+    dispose() {
+      adam.dispose();
+      for (const v of vae.params.values()) v.dispose();
+    },
+  };
+}

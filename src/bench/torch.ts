@@ -1,0 +1,80 @@
+/**
+ * The PyTorch reference (bench/torch_reference.py): finding it and a Python that can run it,
+ * and running it with the same model sizes and batch as the config being timed.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VaeError } from '../errors.js';
+import { mnistDataDir } from '../data/mnist.js';
+import type { Config } from '../config/schema.js';
+
+/** What the reference prints (one JSON line). */
+export interface TorchResult {
+  ms_per_step: number;
+  impl: string;
+  threads: number;
+  epoch_s?: number;
+  /** cpu or cuda */
+  device: string;
+}
+
+/** The reference script shipped with the package (bench/ beside dist/ and src/). */
+export const DEFAULT_TORCH_SCRIPT = fileURLToPath(new URL('../../bench/torch_reference.py', import.meta.url));
+
+const PYTHON_CANDIDATES = (): string[] => [process.env.VAE_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
+
+function importsTorch(python: string): boolean {
+  const r = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 120_000 });
+  return r.status === 0;
+}
+
+/**
+ * The Python to run the reference with: `explicit` (--python) when given, else the first of
+ * $VAE_PYTHON, python3 and /usr/bin/python3 that imports torch and numpy.
+ */
+export function findPython(explicit?: string): string {
+  if (explicit) {
+    if (!importsTorch(explicit)) throw new VaeError(`--python ${explicit} cannot import torch and numpy`, { hint: 'install them (pip install torch numpy) or point --python at a Python that has them' });
+    return explicit;
+  }
+  const tried = PYTHON_CANDIDATES();
+  for (const p of tried) if (importsTorch(p)) return p;
+  throw new VaeError(`no Python with torch and numpy found (tried ${tried.join(', ')})`, {
+    hint: 'install them (pip install torch numpy, or apt-get install python3-torch python3-numpy), or name one with --python or VAE_PYTHON',
+  });
+}
+
+/** The script to run: the one given, or the shipped reference; it must exist. */
+export function torchScript(given: string | true): string {
+  const script = given === true ? DEFAULT_TORCH_SCRIPT : given;
+  if (!fs.existsSync(script)) throw new VaeError(`--torch: '${script}' does not exist`, { hint: 'leave the path out to use the shipped bench/torch_reference.py' });
+  return script;
+}
+
+export interface TorchRun {
+  script: string;
+  python: string;
+  steps: number;
+  device: string;
+}
+
+/** One timed run of the reference with the config's sizes (2 CPU threads on the CPU). */
+export function runTorch(run: TorchRun, cfg: Config, epoch: boolean): TorchResult {
+  const threads = run.device === 'cpu' ? ['--threads', '2'] : [];
+  const args = [
+    run.script,
+    '--device', run.device,
+    ...threads,
+    '--batch', String(cfg.train.batchSize),
+    '--steps', String(run.steps),
+    '--hidden', cfg.model.hidden.join(','),
+    '--latent', String(cfg.model.latentDim),
+    '--images', path.join(mnistDataDir(), 'train-images-idx3-ubyte'),
+    ...(epoch ? ['--epoch'] : []),
+  ];
+  const r = spawnSync(run.python, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<TorchResult, 'device'>), device: run.device };
+}
