@@ -12,7 +12,8 @@ import { firstLine } from './optional.js';
 import { BackendUnavailable } from './unavailable.js';
 import { readManifest, tensorflowLayout } from './tensorflow-home.js';
 
-const SETUP_HINT = 'run `vae setup tensorflow` (about a minute; Linux x64 with pip, a C++ compiler and Node.js headers)';
+const SETUP_HINT = 'run `vae setup tensorflow`: about a minute, on Linux x64 with pip, a C++ compiler and Node.js headers';
+const REBUILD_HINT = 'run `vae setup tensorflow --force` to rebuild it';
 
 interface Binding {
   TF_Version?: string;
@@ -35,10 +36,10 @@ export async function loadTensorflow(opts: { verifying?: boolean } = {}): Promis
   } catch (err) {
     const line = firstLine(err);
     const lib = /lib[\w.+-]+\.so[.\d]*/.exec(line)?.[0];
-    throw new BackendUnavailable('tensorflow', lib ? `@tensorflow/tfjs-node cannot load ${lib}` : `@tensorflow/tfjs-node failed to load: ${line}`, `${SETUP_HINT.replace('tensorflow`', 'tensorflow --force`')} to rebuild it`);
+    throw new BackendUnavailable('tensorflow', lib ? `@tensorflow/tfjs-node cannot load ${lib}` : `@tensorflow/tfjs-node failed to load: ${line}`, REBUILD_HINT);
   }
   if (!tf.findBackend('tensorflow')) {
-    throw new BackendUnavailable('tensorflow', '@tensorflow/tfjs-node registered its backend on another copy of @tensorflow/tfjs-core', `${SETUP_HINT.replace('tensorflow`', 'tensorflow --force`')} to relink it`);
+    throw new BackendUnavailable('tensorflow', '@tensorflow/tfjs-node registered its backend on another copy of @tensorflow/tfjs-core', REBUILD_HINT);
   }
   if (!(await tf.setBackend('tensorflow'))) throw new BackendUnavailable('tensorflow', '@tensorflow/tfjs-node loaded but its backend did not initialise');
   const version = (tf.backend() as unknown as { binding?: Binding }).binding?.TF_Version;

@@ -7,7 +7,7 @@ import { tf } from '../tf.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
 import { BackendUnavailable } from './unavailable.js';
 
-const NODE_HINT = 'vae does not set up a GPU TensorFlow yet (docs/backends.md); use --backend wasm (the default) or cpu';
+const NODE_HINT = 'vae does not set up a GPU TensorFlow yet, see docs/backends.md; use --backend wasm (the default) or cpu';
 
 export async function loadTfjsNode(name: 'cuda' | 'tensorflow'): Promise<string> {
   const pkg = name === 'cuda' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
