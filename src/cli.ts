@@ -18,6 +18,7 @@ import { registerBench } from './commands/bench.js';
 import { registerExport } from './commands/export.js';
 import { registerExplore } from './commands/explore.js';
 import { checkSlips } from './commands/slips.js';
+import { registerSetup } from './commands/setup.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerExport(program);
   registerExplore(program);
+  registerSetup(program);
   return program;
 }
 

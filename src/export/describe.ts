@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LoadedRun } from '../run/run.js';
+import { readRunInfo, type LoadedRun } from '../run/run.js';
+import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
 import { likelihoodKind } from '../model/likelihoods/registry.js';
 
 export const EXPORT_FORMAT = 'vae-export';
@@ -12,8 +13,6 @@ export const EXPORT_VERSION = 1;
 
 export type Part = 'encoder' | 'decoder';
 
-/** How a page turns a picture of any size into the model's input (the data set's recipe). */
-export type PrepareRecipe = 'mnist' | 'fashion-mnist' | 'resize';
 
 export interface ExportInfo {
   format: typeof EXPORT_FORMAT;
@@ -27,7 +26,8 @@ export interface ExportInfo {
   /** mean validation ELBO (nats) at that epoch, when the run has one */
   valElbo: number | null;
   dataset: string;
-  prepare: PrepareRecipe;
+  /** how a picture of any size becomes an input: the run's recipe (src/image/prepare.ts) */
+  prepare: Recipe;
   arch: 'mlp' | 'conv';
   latentDim: number;
   /** [height, width, channels] */
@@ -50,8 +50,10 @@ export interface ExportInfo {
   };
 }
 
-function prepareFor(dataset: string): PrepareRecipe {
-  return dataset === 'mnist' || dataset === 'fashion-mnist' ? dataset : 'resize';
+/** The run's preparation recipe: recorded in run.json, or (older runs) from its data set's name. */
+function runRecipe(run: LoadedRun): Recipe {
+  const recorded = readRunInfo(run.dir).prepare;
+  return typeof recorded === 'string' && (RECIPES as readonly string[]).includes(recorded) ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
 }
 
 /** The validation ELBO recorded for `epoch` in metrics.jsonl, or null. */
@@ -92,7 +94,7 @@ export function describeExport(run: LoadedRun, which: 'last' | 'best', parts: re
     checkpoint: which,
     valElbo: which === 'best' && run.meta.best ? run.meta.best.valElbo : valElboAt(run.dir, run.meta.epoch),
     dataset: data.dataset,
-    prepare: prepareFor(data.dataset),
+    prepare: runRecipe(run),
     arch: spec.arch,
     latentDim: J,
     imageShape: shape,

@@ -1,7 +1,8 @@
 /**
  * Everything `vae explore` serves: the page (web/explore/ in the package), tfjs's browser build
- * from our own node_modules (nothing from a CDN, so the page works offline), the exported model
- * under /model/ and the test map under /data/.
+ * from our own node_modules (nothing from a CDN, so the page works offline), the image
+ * preparation recipes (src/image/prepare.ts as compiled), the exported model under /model/ and
+ * the test map under /data/.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +26,9 @@ export function exploreRoutes(model: ExportFiles, map: TestMap, images: Uint8Arr
   routes.set('/', { file: path.join(PAGE_DIR, 'index.html') });
   for (const f of fs.readdirSync(PAGE_DIR)) routes.set(`/${f}`, { file: path.join(PAGE_DIR, f) });
   routes.set('/tfjs/tf.min.js', { file: tfjsBundle() });
+  // The data sets' preparation recipes, compiled (plain array code with no imports): the page
+  // prepares dropped pictures with the same code as `vae reconstruct`.
+  routes.set('/lib/prepare.js', { file: fileURLToPath(new URL('../image/prepare.js', import.meta.url)) });
   for (const [rel, bytes] of model) routes.set(`/model/${rel}`, { bytes });
   routes.set('/data/map.json', { bytes: new TextEncoder().encode(JSON.stringify(map)) });
   routes.set('/data/images.bin', { bytes: images });

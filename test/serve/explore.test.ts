@@ -16,6 +16,7 @@ import sharp from 'sharp';
 import type { Page } from 'puppeteer-core';
 import { BIN, runVae } from '../support/bin.js';
 import { fakeRun } from '../support/fake-run.js';
+import { loadImageFiles } from '../../src/image/load.js';
 import type { VaeSpec } from '../../src/model/vae.js';
 import { findChromium, launch, NO_CHROMIUM } from '../support/browser.js';
 
@@ -127,6 +128,12 @@ for (const { label, spec, axes } of MODELS) test(`vae explore, ${label}: the pag
     await page.waitForFunction(`/recipe/.test(document.getElementById('drop-caption').textContent)`, { timeout: 30_000 });
     const prepared = await canvasPixels(page, 'drop-input');
     assert.ok(prepared.some((v, i) => i % 4 === 0 && v > 200), 'the prepared input has light ink (inverted from dark on white)');
+    // The page prepares pictures with vae's own recipe (MNIST's, for these runs): the same
+    // input as `vae reconstruct digit.png` gets, read at the centre of each 4x4 block.
+    const expected = await loadImageFiles([png], [28, 28, 1], 'mnist');
+    let differ = 0;
+    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) if (prepared[((4 * y + 2) * 112 + 4 * x + 2) * 4] !== Math.round(expected[y * 28 + x] * 255)) differ++;
+    assert.equal(differ, 0, `${differ} of 784 prepared pixels differ from vae's preparation`);
     assert.ok(distinct(await canvasPixels(page, 'drop-recon')) > 5, 'the dropped image is reconstructed');
 
     // VAE_SCREENSHOT=file.png keeps a picture of the page, to look at.

@@ -11,7 +11,7 @@ export function findChromium(): string | null {
   return CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
 }
 
-export const NO_CHROMIUM = 'no Chromium found (install Debian\'s chromium package, or set CHROMIUM_PATH)';
+export const NO_CHROMIUM = 'no Chromium found (bash scripts/chromium.sh installs Debian\'s, or set CHROMIUM_PATH)';
 
 export function launch(executablePath: string): Promise<Browser> {
   return puppeteer.launch({

@@ -61,63 +61,51 @@ const fit = (shape, px) => Math.max(1, Math.floor(px / Math.max(shape[0], shape[
 /* ---------------------------------------------------------------- image preparation */
 
 /**
- * A picture of any size to the model's input, by the data set's recipe as vae.json names it
- * ('mnist', 'fashion-mnist' or 'resize'). All three currently fit the picture into H x W keeping
- * its aspect ratio on a black background; 'mnist' and 'fashion-mnist' first invert pictures
- * whose border is light (dark ink on white paper), since those data sets are light on black.
+ * A picture of any size to the model's input, by the recipe vae.json names: 'mnist' and
+ * 'fashion-mnist' run the data set's own preparation (lib/prepare.js, the same code `vae
+ * reconstruct` and `vae encode` use on image files) on the picture flattened onto white paper;
+ * 'resize' (and colour models) fit the picture into H x W keeping its aspect ratio on black.
  * Returns H * W * C values in [0, 1].
  */
-function prepareImage(recipe, bitmap, shape) {
+async function prepareImage(recipe, bitmap, shape) {
   const [H, W, C] = shape;
-  const canvas = document.createElement('canvas');
-  canvas.width = W;
-  canvas.height = H;
-  const ctx = canvas.getContext('2d');
-  const light = (recipe === 'mnist' || recipe === 'fashion-mnist') && borderIsLight(bitmap);
-  ctx.fillStyle = light ? '#fff' : '#000';
-  ctx.fillRect(0, 0, W, H);
+  if (recipe !== 'resize' && C === 1) {
+    const { prepareImage: prepare } = await import('./lib/prepare.js');
+    const s = Math.min(1, RECIPE_MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+    const w = Math.max(1, Math.round(bitmap.width * s));
+    const h = Math.max(1, Math.round(bitmap.height * s));
+    const rgba = pixelsOf(bitmap, w, h, '#fff', 0, 0, w, h);
+    const rgb = new Uint8Array(w * h * 3);
+    for (let p = 0; p < w * h; p++) for (let k = 0; k < 3; k++) rgb[p * 3 + k] = rgba[p * 4 + k];
+    return prepare({ data: rgb, width: w, height: h, channels: 3 }, recipe, H, W);
+  }
   const s = Math.min(W / bitmap.width, H / bitmap.height);
   const w = bitmap.width * s;
   const h = bitmap.height * s;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.drawImage(bitmap, (W - w) / 2, (H - h) / 2, w, h);
-  const rgba = ctx.getImageData(0, 0, W, H).data;
+  const rgba = pixelsOf(bitmap, W, H, '#000', (W - w) / 2, (H - h) / 2, w, h);
   const out = new Float32Array(H * W * C);
   for (let p = 0; p < H * W; p++) {
-    const r = rgba[p * 4] / 255;
-    const g = rgba[p * 4 + 1] / 255;
-    const b = rgba[p * 4 + 2] / 255;
-    if (C === 1) {
-      const grey = 0.299 * r + 0.587 * g + 0.114 * b;
-      out[p] = light ? 1 - grey : grey;
-    } else {
-      [r, g, b].slice(0, C).forEach((v, k) => (out[p * C + k] = light ? 1 - v : v));
-    }
+    const [r, g, b] = [rgba[p * 4] / 255, rgba[p * 4 + 1] / 255, rgba[p * 4 + 2] / 255];
+    if (C === 1) out[p] = 0.299 * r + 0.587 * g + 0.114 * b;
+    else [r, g, b].slice(0, C).forEach((v, k) => (out[p * C + k] = v));
   }
   return out;
 }
 
-/** Whether the outermost pixels of a picture are mostly light. */
-function borderIsLight(bitmap) {
-  const n = 32;
+/** Pictures larger than this (longest side) are shrunk before a recipe runs, as the command line does. */
+const RECIPE_MAX_SIDE = 1024;
+
+/** The RGBA bytes of a width x height canvas filled with `background`, the bitmap drawn at (x, y, w, h). */
+function pixelsOf(bitmap, width, height, background, x, y, w, h) {
   const canvas = document.createElement('canvas');
-  canvas.width = n;
-  canvas.height = n;
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext('2d');
-  ctx.drawImage(bitmap, 0, 0, n, n);
-  const d = ctx.getImageData(0, 0, n, n).data;
-  let sum = 0;
-  let count = 0;
-  for (let y = 0; y < n; y++) {
-    for (let x = 0; x < n; x++) {
-      if (x > 0 && y > 0 && x < n - 1 && y < n - 1) continue;
-      const i = (y * n + x) * 4;
-      const a = d[i + 3] / 255;
-      sum += a * (0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]) / 255 + (1 - a);
-      count++;
-    }
-  }
-  return sum / count > 0.5;
+  ctx.fillStyle = background;
+  ctx.fillRect(0, 0, width, height);
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(bitmap, x, y, w, h);
+  return ctx.getImageData(0, 0, width, height).data;
 }
 
 /* ---------------------------------------------------------------- the model */
@@ -375,7 +363,7 @@ function dropSection(model, latent) {
     octx.fillRect(0, 0, original.width, original.height);
     const s = Math.min(original.width / bitmap.width, original.height / bitmap.height);
     octx.drawImage(bitmap, (original.width - bitmap.width * s) / 2, (original.height - bitmap.height * s) / 2, bitmap.width * s, bitmap.height * s);
-    const input = prepareImage(model.info.prepare, bitmap, model.shape);
+    const input = await prepareImage(model.info.prepare, bitmap, model.shape);
     const scale = fit(model.shape, 112);
     drawImage($('drop-input').getContext('2d'), input, 0, model.shape, 0, 0, scale);
     const [mu] = await model.encode(input, 1);
