@@ -9,7 +9,7 @@ import { tf } from '../../src/tf.js';
 import { selectBackend } from '../../src/backend/index.js';
 import { evaluateSplit } from '../../src/eval/elbo.js';
 import { binaryBernoulliLogPx, pixelSigns } from '../../src/eval/binary-bernoulli.js';
-import { createVae, decode, type Vae, type VaeSpec } from '../../src/model/vae.js';
+import { createVae, type Vae, type VaeSpec } from '../../src/model/vae.js';
 import { bernoulli } from '../../src/model/likelihoods/bernoulli.js';
 import { Rng } from '../../src/random.js';
 import type { ImageSet } from '../../src/data/dataset.js';
