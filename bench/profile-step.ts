@@ -8,7 +8,8 @@ import { Rng } from '../src/random.js';
 import { loadConfig } from '../src/config/load.js';
 import { loadSplits } from '../src/data/load.js';
 import { selectBackend, parseBackendName } from '../src/backend/index.js';
-import { createVae, vaeLoss } from '../src/model/vae.js';
+import { createVae } from '../src/model/vae.js';
+import { PLAIN_ELBO, trainingObjective } from '../src/model/objective.js';
 import { Adam } from '../src/train/adam.js';
 import { makeVaeTask } from '../src/train/vae-step.js';
 import { specFromConfig } from '../src/train/model-from-config.js';
@@ -72,15 +73,15 @@ const time = (label: string, f: () => void) => {
   for (let i = 0; i < steps; i++) f();
   console.log(`${label}: ${((performance.now() - t) / steps).toFixed(2)} ms`);
 };
-time('forward (loss)', () => tf.tidy(() => { vaeLoss(vae, xT, eT).loss.dataSync(); }));
+time('forward (loss)', () => tf.tidy(() => { trainingObjective(vae, xT, eT, PLAIN_ELBO).loss.dataSync(); }));
 let grads: Map<string, tf.Tensor> = new Map();
 time('forward+backward', () => {
-  const { value, grads: g } = tf.variableGrads(() => vaeLoss(vae, xT, eT).loss, varList);
+  const { value, grads: g } = tf.variableGrads(() => trainingObjective(vae, xT, eT, PLAIN_ELBO).loss, varList);
   value.dispose();
   tf.dispose(Object.values(g));
 });
 {
-  const { value, grads: g } = tf.variableGrads(() => vaeLoss(vae, xT, eT).loss, varList);
+  const { value, grads: g } = tf.variableGrads(() => trainingObjective(vae, xT, eT, PLAIN_ELBO).loss, varList);
   value.dispose();
   const ours = new Map([...vae.params].map(([n, v]) => [v.name, n]));
   grads = new Map(Object.entries(g).map(([k, t]) => [ours.get(k)!, t]));

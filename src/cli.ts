@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { VaeError, formatError } from './errors.js';
 import { VERSION } from './version.js';
+import { exitOnSignals } from './ui/signals.js';
 import { registerTrain } from './commands/train.js';
 import { registerSample } from './commands/sample.js';
 import { registerEval } from './commands/eval.js';
@@ -17,6 +18,7 @@ import { registerBench } from './commands/bench.js';
 import { registerExport } from './commands/export.js';
 import { registerExplore } from './commands/explore.js';
 import { checkSlips } from './commands/slips.js';
+import { registerSetup } from './commands/setup.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -41,12 +43,15 @@ export function buildProgram(): Command {
   registerBench(program);
   registerExport(program);
   registerExplore(program);
+  registerSetup(program);
   return program;
 }
 
 /** Run the CLI; resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Ctrl-C and SIGTERM stop any command (exit 130 / 143); training takes them over to save first.
+  exitOnSignals();
   const program = buildProgram();
   if (argv.length === 0) {
     // A bare `vae` is a usage error: the command list on stderr, exit 2.

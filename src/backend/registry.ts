@@ -6,6 +6,7 @@
  */
 import { tf } from '../tf.js';
 import { loadTfjsNode } from './tfjs-node.js';
+import { loadTensorflow } from './tensorflow.js';
 import { loadWasm } from './wasm.js';
 import { loadWebgpuBackend } from './webgpu/backend.js';
 
@@ -20,7 +21,8 @@ interface BackendEntry {
 export const BACKENDS = [
   { name: 'cuda', description: 'TensorFlow on an NVIDIA GPU (@tensorflow/tfjs-node-gpu)', load: () => loadTfjsNode('cuda') },
   { name: 'webgpu', description: 'WebGPU through Dawn and Vulkan (tfjs-backend-webgpu)', load: (auto) => loadWebgpuBackend(auto) },
-  { name: 'tensorflow', description: 'TensorFlow on the CPU (@tensorflow/tfjs-node)', load: () => loadTfjsNode('tensorflow') },
+  // before wasm: faster in every paired measurement (docs/performance.md#tensorflow)
+  { name: 'tensorflow', description: 'TensorFlow 2.21 on the CPU (@tensorflow/tfjs-node, once `vae setup tensorflow` has run)', load: () => loadTensorflow() },
   { name: 'wasm', description: 'WebAssembly SIMD with XNNPACK: the embedded default', load: () => loadWasm() },
   {
     name: 'cpu',

@@ -1,13 +1,13 @@
 /**
- * The native TensorFlow backends: `cuda` (@tensorflow/tfjs-node-gpu) and `tensorflow`
- * (@tensorflow/tfjs-node). Both are optional dependencies whose install downloads libtensorflow
- * from outside npm, so they are often absent: loaded lazily, their absence reported plainly.
+ * `cuda`: @tensorflow/tfjs-node-gpu, where someone installed it into node_modules (it is not a
+ * dependency: its install script downloads libtensorflow from outside the registries). Loaded
+ * lazily, its absence reported plainly. `tensorflow` is set up by vae itself: tensorflow.ts.
  */
 import { tf } from '../tf.js';
 import { firstLine, importOptional, isMissingModule } from './optional.js';
 import { BackendUnavailable } from './unavailable.js';
 
-const NODE_HINT = 'it installs only where libtensorflow can be downloaded; use --backend wasm (the default) or cpu';
+const NODE_HINT = 'vae does not set up a GPU TensorFlow yet, see docs/backends.md; use --backend wasm (the default) or cpu';
 
 export async function loadTfjsNode(name: 'cuda' | 'tensorflow'): Promise<string> {
   const pkg = name === 'cuda' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
@@ -15,7 +15,7 @@ export async function loadTfjsNode(name: 'cuda' | 'tensorflow'): Promise<string>
     await importOptional(pkg);
   } catch (err) {
     if (isMissingModule(err, pkg)) {
-      throw new BackendUnavailable(name, `${pkg} is not installed (an optional dependency)`, `npm install ${pkg}; ${NODE_HINT}`);
+      throw new BackendUnavailable(name, `${pkg} is not installed`, NODE_HINT);
     }
     const line = firstLine(err);
     const lib = /lib[\w.+-]+\.so[.\d]*/.exec(line)?.[0];

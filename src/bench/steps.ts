@@ -13,6 +13,7 @@ import { Adam } from '../train/adam.js';
 import { createVaeForConfig } from '../train/model-from-config.js';
 import { makeVaeTask } from '../train/vae-step.js';
 import { fusedTaskFor } from '../train/fused-task.js';
+import { yieldToEvents } from '../ui/progress.js';
 
 /** What a backend's step looks like, measured once before timing. */
 export interface StepProfile {
@@ -66,6 +67,7 @@ export async function prepareStepBench(report: BackendReport, cfg: Config, warmu
       const r = await task.step(0, i % steps);
       if (r.stats) pending.push(r.stats);
       unread++;
+      await yieldToEvents(); // Ctrl-C and the spinner, as in training (a few microseconds a step)
       // read back at the training loop's interval, as training does
       if (unread === cfg.train.logEvery || k === n - 1) {
         if (fused.task) {

@@ -6,6 +6,7 @@ import { median, prepareStepBench, type StepProfile } from '../bench/steps.js';
 import { findPython, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
+import { benchEval } from './bench-eval.js';
 
 interface BenchOptions {
   config?: string;
@@ -23,6 +24,10 @@ interface BenchOptions {
   tfjs?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  eval?: boolean;
+  run?: string;
+  samples: number;
+  limit: number;
 }
 
 interface BenchRow extends StepProfile {
@@ -56,6 +61,10 @@ export function registerBench(program: Command): void {
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
     .option('--tfjs', 'on webgpu: time tfjs-webgpu op by op instead of the fused engine')
     .option('--json', 'print JSON on stdout')
+    .option('--eval', "time `vae eval`'s importance sampler instead (decoder rows per second)")
+    .option('-r, --run <dir>', 'with --eval: the trained run to time (default: the config\'s freshly initialised model)')
+    .option('-k, --samples <K>', 'with --eval: importance samples per example', intArg('--samples', 1, 1_000_000), 1000)
+    .option('--limit <n>', 'with --eval: test examples to time', intArg('--limit', 1, 1_000_000), 100)
     .option('-q, --quiet', 'no messages on stderr')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
@@ -65,6 +74,10 @@ export function registerBench(program: Command): void {
     .action(async (opts: BenchOptions) => {
       const log = makeLog(opts);
       const cfg = loadConfig({ config: opts.config, set: [...(opts.set ?? []), ...(opts.batch ? [`train.batchSize=${opts.batch}`] : [])] }).config;
+      if (opts.eval) {
+        await benchEval({ ...opts, backends: opts.backend.split(',').map((b) => b.trim()) }, cfg, log);
+        return;
+      }
       const names =
         opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : opts.backend.split(',').map((b) => parseBackendName(b.trim()));
       let torchRun: TorchRun | null = null;

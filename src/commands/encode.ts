@@ -9,6 +9,7 @@ import { project2d } from '../model/latent.js';
 import { scatterSvg, svgToPng } from '../image/plot.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkPrepare, readInputs } from './inputs.js';
+import { Progress, yieldToEvents } from '../ui/progress.js';
 import { addBackendOption, addRunOptions, openRun, checkOutputPath, emit, intArg, makeLog, preflightOutput, type CommonOptions } from './options.js';
 
 interface EncodeOptions extends CommonOptions {
@@ -57,23 +58,29 @@ export function registerEncode(program: Command): void {
     const { dir, run } = await openRun(opts, log);
     const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER, prepare });
     const J = run.vae.spec.latentDim;
-    const { mu, logvar } = await encodeArrays(run.vae, inputs.images, inputs.n);
+    const progress = new Progress(log, 2 * inputs.n);
+    const line = (what: string, done: number) => `${what}: ${done}/${inputs.n} images, ${progress.etaText(what === 'encoding' ? done : inputs.n + done)}`;
+    progress.show(line('encoding', 0));
+    const { mu, logvar } = await encodeArrays(run.vae, inputs.images, inputs.n, (done) => progress.show(line('encoding', done)));
     const rng = Rng.derive(opts.seed, 'encode-sample');
     const vec = (a: Float32Array, i: number) => Array.from(a.subarray(i * J, (i + 1) * J), round);
     const z = (i: number) => vec(mu, i).map((m, j) => round(m + Math.exp(0.5 * logvar[i * J + j]) * rng.normal()));
-    let text: string;
-    if (opts.format === 'jsonl') {
-      text = inputs.ids
-        .map((id, i) => JSON.stringify({ id, label: inputs.labels[i], mu: vec(mu, i), logvar: vec(logvar, i), ...(opts.sample ? { z: z(i) } : {}) }))
-        .join('\n');
-    } else {
-      const names = (p: string) => Array.from({ length: J }, (_, j) => `${p}${j}`);
-      const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-      const header = ['id', 'label', ...names('mu'), ...names('logvar'), ...(opts.sample ? names('z') : [])].join(',');
-      const rows = inputs.ids.map((id, i) => [quote(id), inputs.labels[i] ?? '', ...vec(mu, i), ...vec(logvar, i), ...(opts.sample ? z(i) : [])].join(','));
-      text = [header, ...rows].join('\n');
+    const names = (p: string) => Array.from({ length: J }, (_, j) => `${p}${j}`);
+    const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+    const record =
+      opts.format === 'jsonl'
+        ? (i: number) => JSON.stringify({ id: inputs.ids[i], label: inputs.labels[i], mu: vec(mu, i), logvar: vec(logvar, i), ...(opts.sample ? { z: z(i) } : {}) })
+        : (i: number) => [quote(inputs.ids[i]), inputs.labels[i] ?? '', ...vec(mu, i), ...vec(logvar, i), ...(opts.sample ? z(i) : [])].join(',');
+    const lines = opts.format === 'jsonl' ? [] : [['id', 'label', ...names('mu'), ...names('logvar'), ...(opts.sample ? names('z') : [])].join(',')];
+    for (let i = 0; i < inputs.n; i++) {
+      lines.push(record(i));
+      if ((i + 1) % 2000 === 0) {
+        progress.show(line('formatting', i + 1));
+        await yieldToEvents();
+      }
     }
-    await emit(`${text}\n`, opts.out);
+    progress.end();
+    await emit(`${lines.join('\n')}\n`, opts.out);
     if (opts.plot) {
       const { points, axes } = project2d(mu, inputs.n, J);
       const svg = scatterSvg(points, inputs.labels, { title: `E[z|x] of ${inputs.n} images`, xLabel: axes[0], yLabel: axes[1] });

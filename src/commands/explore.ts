@@ -7,6 +7,7 @@ import { exploreRoutes } from '../serve/explore-routes.js';
 import { serve, type Content } from '../serve/server.js';
 import type { Log } from '../ui/log.js';
 import { addBackendOption, addRunOptions, intArg, makeLog, openRun, writeStdout, type CommonOptions } from './options.js';
+import { takeSignals } from '../ui/signals.js';
 
 interface ExploreOptions extends CommonOptions {
   run?: string;
@@ -73,16 +74,15 @@ export function registerExplore(program: Command): void {
     await writeStdout(`${server.url}\n`);
     if (opts.open) openBrowser(server.url, log);
     await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+      // Ctrl-C or SIGTERM closes the server and ends the command normally (taken over from the
+      // default, which exits with 130/143)
+      const release = takeSignals(() => {
+        release();
         void server.close().then(() => {
           log.info('stopped');
           resolve();
         });
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
+      });
     });
   });
 }

@@ -9,8 +9,7 @@ import { loadSplits, SPLITS, type SplitName } from '../data/load.js';
 import { dimOf } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
 import { loadImageFiles } from '../image/load.js';
-import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
-import { readRunInfo, type LoadedRun } from '../run/run.js';
+import { runRecipe, type LoadedRun } from '../run/run.js';
 import { EVAL_SEED, evalBinarizes } from '../model/eval-protocol.js';
 
 export const MAX_IMAGES = 100_000;
@@ -52,11 +51,6 @@ export function checkPrepare(value: string): PrepareChoice {
   return value as PrepareChoice;
 }
 
-/** The run's preparation recipe: recorded in run.json, or (older runs) from its data set's name. */
-function runRecipe(run: LoadedRun): Recipe {
-  const recorded = readRunInfo(run.dir).prepare;
-  return typeof recorded === 'string' && (RECIPES as readonly string[]).includes(recorded) ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
-}
 
 /** FILES... or --split S [--limit N], exactly one of them. */
 export async function readInputs(

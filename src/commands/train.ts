@@ -8,6 +8,7 @@ import { resumeConfig } from '../train/resume.js';
 import { hasCheckpoint, readManifest } from '../run/checkpoint.js';
 import { lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
 import { fmt } from '../ui/table.js';
+import { EXIT_ON, takeSignals, type StopSignal } from '../ui/signals.js';
 import { addBackendOption, collect, makeLog, startBackend, type CommonOptions } from './options.js';
 
 interface TrainOptions extends CommonOptions {
@@ -16,8 +17,6 @@ interface TrainOptions extends CommonOptions {
   out?: string;
   resume?: string | boolean;
 }
-
-const EXIT_ON = { SIGINT: 130, SIGTERM: 143 } as const;
 
 export function registerTrain(program: Command): void {
   const cmd = program
@@ -80,8 +79,8 @@ export function registerTrain(program: Command): void {
       backend = await startBackend(opts.backend, log);
     }
 
-    let signal: keyof typeof EXIT_ON | null = null;
-    const onSignal = (sig: keyof typeof EXIT_ON) => {
+    let signal: StopSignal | null = null;
+    const onSignal = (sig: StopSignal) => {
       if (signal) {
         process.stderr.write(`\nvae: ${sig} again: quitting now; the last checkpoint is intact\n`);
         process.exit(EXIT_ON[sig]);
@@ -90,9 +89,7 @@ export function registerTrain(program: Command): void {
       log.stopStatus();
       process.stderr.write(`\nvae: ${sig}: finishing the current step and saving a checkpoint (press Ctrl-C again to quit at once)\n`);
     };
-    const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
-    process.on('SIGINT', handlers.SIGINT);
-    process.on('SIGTERM', handlers.SIGTERM);
+    const release = takeSignals(onSignal);
     try {
       const result = await trainVae({ config, name, configFile, out: opts.out, resumeDir, backend, log, argv: process.argv.slice(2), shouldStop: () => signal !== null });
       const run = path.relative(process.cwd(), result.dir) || '.';
@@ -105,11 +102,10 @@ export function registerTrain(program: Command): void {
         return;
       }
       const last = result.metrics[result.metrics.length - 1];
-      if (last && !result.earlyStop) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epochs`);
+      if (last && !result.earlyStop) log.info(`done: validation ELBO ${last.val ? fmt(last.val.elbo) : '-'} nats after ${last.epoch} epoch${last.epoch === 1 ? '' : 's'}`);
       log.info(`run saved in ${run}\n  vae sample --run ${run} --n 64 > grid.png\n  vae eval --run ${run}`);
     } finally {
-      process.off('SIGINT', handlers.SIGINT);
-      process.off('SIGTERM', handlers.SIGTERM);
+      release();
     }
   });
 }

@@ -6,16 +6,21 @@
  *    with its standard error across examples and bits/dim;
  *  - per-dimension KL and Var_x(E_q[z_j|x]) for the active-unit count (active: > 0.01).
  *
- * Everything is seeded and drawn example by example (each example has its own random streams),
- * so numbers do not depend on --batch or on the chunking that bounds memory.
+ * The terms come from the objective module (src/model/objective.ts), the bound from the importance
+ * sampler (importance.ts). Everything is seeded and drawn example by example (each example has
+ * its own random streams), so numbers do not depend on --batch or on the chunking that bounds
+ * memory. It yields to the event loop between chunks, so Ctrl-C and the spinner work.
  */
 import { tf } from '../tf.js';
 import { Rng } from '../random.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
 import { evalRows } from '../data/batches.js';
-import { decode, encode, importanceWeights, type Vae } from '../model/vae.js';
-import { klPerDim, reparameterize } from '../model/gaussian.js';
+import type { Vae } from '../model/vae.js';
+import { elboParts } from '../model/objective.js';
 import type { ElboResult } from '../run/metrics.js';
+import { yieldToEvents } from '../ui/progress.js';
+import { importanceBounds } from './importance.js';
+import type { SamplerPool } from './sampler-pool.js';
 
 export const ACTIVE_UNIT_THRESHOLD = 0.01;
 
@@ -53,21 +58,17 @@ export interface EvalOptions {
   samples?: number;
   /** decoder rows per importance-sampling chunk: bounds memory (rows x D floats, several times) */
   chunkRows?: number;
+  /** the fused Bernoulli log-likelihood where it applies (default true) */
+  fused?: boolean;
+  /** worker threads for the importance sampler (default: the main thread) */
+  pool?: SamplerPool | null;
+  /** examples done (fractional while an example's K samples are under way) of total */
   onProgress?: (done: number, total: number) => void;
-}
-
-function logAddExp(a: number, b: number): number {
-  if (a === -Infinity) return b;
-  if (b === -Infinity) return a;
-  const m = Math.max(a, b);
-  return m + Math.log(Math.exp(a - m) + Math.exp(b - m));
 }
 
 export async function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions): Promise<SplitResult> {
   const B = opts.batchSize ?? 1000;
   const K = opts.samples ?? 0;
-  const rows = opts.chunkRows ?? 8192;
-  const D = dimOf(set);
   const J = vae.spec.latentDim;
   const epsRng = Rng.derive(opts.seed, 'eval-eps');
   let recon = 0;
@@ -76,65 +77,47 @@ export async function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions):
   const muSum = new Float64Array(J);
   const muSq = new Float64Array(J);
   const lk = new Float64Array(K > 0 ? set.n : 0);
-  const kc = Math.max(1, Math.min(K, rows)); // samples per chunk
-  const group = Math.max(1, Math.floor(rows / kc)); // examples per chunk
+  let rowsDone = 0;
 
   for (let start = 0; start < set.n; start += B) {
     const end = Math.min(start + B, set.n);
     const n = end - start;
     const xs = evalRows(set, start, end, opts.binarize, opts.seed);
     const epsArr = epsRng.fillNormal(new Float32Array(n * J));
-    const x = tf.tensor2d(xs, [n, D]);
-    const { mu, logvar } = encode(vae, x);
-    const sums = tf.tidy(() => {
-      const z = reparameterize(mu, logvar, tf.tensor2d(epsArr, [n, J]));
-      const r = tf.sum(vae.likelihood.logProb(x, decode(vae, z)));
-      return tf.concat([tf.reshape(r, [1]), tf.sum(klPerDim(mu, logvar), 0)]);
-    });
-    const s = await sums.data();
-    recon += s[0];
-    for (let j = 0; j < J; j++) {
-      klDim[j] += s[1 + j];
-      kl += s[1 + j];
-    }
-    const muArr = await mu.data();
-    for (let i = 0; i < n; i++) {
+    const x = tf.tensor2d(xs, [n, dimOf(set)]);
+    const parts = tf.tidy(() => elboParts(vae, x, tf.tensor2d(epsArr, [n, J])));
+    const sums = tf.tidy(() => tf.concat([tf.reshape(tf.sum(parts.recon), [1]), tf.sum(parts.klDims, 0)]));
+    try {
+      const s = await sums.data();
+      recon += s[0];
       for (let j = 0; j < J; j++) {
-        const m = muArr[i * J + j];
-        muSum[j] += m;
-        muSq[j] += m * m;
+        klDim[j] += s[1 + j];
+        kl += s[1 + j];
       }
-    }
-
-    for (let g0 = 0; K > 0 && g0 < n; g0 += group) {
-      const g = Math.min(group, n - g0);
-      const streams = Array.from({ length: g }, (_, b) => Rng.derive(opts.seed, 'iw', start + g0 + b));
-      const total = new Float64Array(g).fill(-Infinity);
-      const xg = tf.slice(x, [g0, 0], [g, D]);
-      const mug = tf.slice(mu, [g0, 0], [g, J]);
-      const lvg = tf.slice(logvar, [g0, 0], [g, J]);
-      for (let k0 = 0; k0 < K; k0 += kc) {
-        const kk = Math.min(kc, K - k0);
-        const eps = new Float32Array(kk * g * J);
-        for (let k = 0; k < kk; k++) {
-          for (let b = 0; b < g; b++) {
-            const o = (k * g + b) * J;
-            for (let j = 0; j < J; j++) eps[o + j] = streams[b].normal();
-          }
+      const muArr = await parts.mu.data();
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < J; j++) {
+          const m = muArr[i * J + j];
+          muSum[j] += m;
+          muSq[j] += m * m;
         }
-        const lse = tf.tidy(() =>
-          tf.logSumExp(importanceWeights(xg, mug, lvg, tf.tensor3d(eps, [kk, g, J]), (z) => decode(vae, z), vae.likelihood), 0),
-        );
-        const v = await lse.data();
-        lse.dispose();
-        for (let b = 0; b < g; b++) total[b] = logAddExp(total[b], v[b]);
       }
-      tf.dispose([xg, mug, lvg]);
-      for (let b = 0; b < g; b++) lk[start + g0 + b] = total[b] - Math.log(K);
-      opts.onProgress?.(start + g0 + g, set.n);
+      if (K > 0) {
+        const sampler = { seed: opts.seed, samples: K, chunkRows: opts.chunkRows ?? 8192, fused: opts.fused };
+        const onRows = (rows: number) => {
+          rowsDone += rows;
+          opts.onProgress?.(rowsDone / K, set.n);
+        };
+        const bounds = opts.pool
+          ? await opts.pool.bounds({ ...sampler, x: xs, mu: muArr as Float32Array, logvar: (await parts.logvar.data()) as Float32Array, n, first: start }, onRows)
+          : await importanceBounds(vae, x, xs, parts.mu, parts.logvar, start, { ...sampler, onRows });
+        lk.set(bounds, start);
+      }
+    } finally {
+      tf.dispose([x, sums, parts.mu, parts.logvar, parts.recon, parts.klDims]);
     }
-    tf.dispose([x, mu, logvar, sums]);
-    if (K === 0) opts.onProgress?.(end, set.n);
+    opts.onProgress?.(end, set.n);
+    await yieldToEvents();
   }
 
   const n = set.n;
@@ -157,7 +140,7 @@ export async function evaluateSplit(vae: Vae, set: ImageSet, opts: EvalOptions):
     let sq = 0;
     for (const v of lk) sq += (v - mean) ** 2;
     const se = n > 1 ? Math.sqrt(sq / (n - 1) / n) : NaN;
-    result.iw = { samples: K, lk: mean, nll: -mean, nllStdErr: se, bitsPerDim: -mean / (D * Math.LN2), perExample: lk };
+    result.iw = { samples: K, lk: mean, nll: -mean, nllStdErr: se, bitsPerDim: -mean / (dimOf(set) * Math.LN2), perExample: lk };
   }
   return result;
 }

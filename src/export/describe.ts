@@ -4,8 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { readRunInfo, type LoadedRun } from '../run/run.js';
-import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
+import { runRecipe, type LoadedRun } from '../run/run.js';
+import type { Recipe } from '../image/prepare.js';
 import { likelihoodKind } from '../model/likelihoods/registry.js';
 
 export const EXPORT_FORMAT = 'vae-export';
@@ -50,11 +50,6 @@ export interface ExportInfo {
   };
 }
 
-/** The run's preparation recipe: recorded in run.json, or (older runs) from its data set's name. */
-function runRecipe(run: LoadedRun): Recipe {
-  const recorded = readRunInfo(run.dir).prepare;
-  return typeof recorded === 'string' && (RECIPES as readonly string[]).includes(recorded) ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
-}
 
 /** The validation ELBO recorded for `epoch` in metrics.jsonl, or null. */
 function valElboAt(dir: string, epoch: number): number | null {

@@ -5,11 +5,15 @@
 import { tf } from '../tf.js';
 import type { UniformNormal } from './likelihoods/types.js';
 import { decode, decodeMean, encode, type Vae } from './vae.js';
+import { yieldToEvents } from '../ui/progress.js';
 
 const BATCH = 1000;
 
-/** mu and logvar (n x J each) for n inputs of D values each. */
-export async function encodeArrays(vae: Vae, x: Float32Array, n: number): Promise<{ mu: Float32Array; logvar: Float32Array }> {
+/**
+ * mu and logvar (n x J each) for n inputs of D values each. Yields to the event loop between
+ * batches (Ctrl-C, spinners) and reports the examples done.
+ */
+export async function encodeArrays(vae: Vae, x: Float32Array, n: number, onProgress?: (done: number) => void): Promise<{ mu: Float32Array; logvar: Float32Array }> {
   const D = vae.spec.inputDim;
   const J = vae.spec.latentDim;
   const mu = new Float32Array(n * J);
@@ -26,6 +30,8 @@ export async function encodeArrays(vae: Vae, x: Float32Array, n: number): Promis
       mu.set(v.subarray(i * 2 * J, i * 2 * J + J), (s + i) * J);
       logvar.set(v.subarray(i * 2 * J + J, (i + 1) * 2 * J), (s + i) * J);
     }
+    onProgress?.(s + m);
+    await yieldToEvents();
   }
   return { mu, logvar };
 }
@@ -44,6 +50,7 @@ export async function decodeArrays(vae: Vae, z: Float32Array, n: number, sampleR
     const v = (await r.data()) as Float32Array;
     r.dispose();
     out.set(sampleRng ? await vae.likelihood.sample(v, D, sampleRng) : v, s * D);
+    await yieldToEvents();
   }
   return out;
 }

@@ -14,7 +14,6 @@ import type { Rng } from '../random.js';
 import { initTensor, type Params } from './params.js';
 import { likelihoodKind, makeLikelihood } from './likelihoods/registry.js';
 import type { Likelihood } from './likelihoods/types.js';
-import { klStdNormal, logNormalDiag, logStdNormal, reparameterize } from './gaussian.js';
 import { conv2dSame, deconv2dSame, sizesDown } from './conv-ops.js';
 
 export type Activation = 'relu' | 'tanh' | 'elu' | 'leaky_relu';
@@ -320,93 +319,4 @@ export function updateRunningStats(vae: Vae, ctx: ForwardContext): void {
   });
   tf.dispose(ctx.moments.flatMap((m) => [m.mean, m.variance]));
   ctx.moments = [];
-}
-
-export interface ElboTerms {
-  /** E_q[log p(x|z)], one-sample estimate, per example [B] (nats, <= 0 for binary data). */
-  recon: Tensor;
-  /** KL(q(z|x) || p(z)) in closed form, per example [B] (nats, >= 0). */
-  kl: Tensor;
-}
-
-/**
- * The two ELBO terms per example, with the reparameterisation z = mu + sigma * eps.
- * ELBO(x) = recon - kl. eps: [B, J] standard normal draws.
- */
-export function elboTerms(vae: Vae, x: Tensor, eps: Tensor, ctx?: ForwardContext): ElboTerms {
-  return tf.tidy(() => {
-    const { mu, logvar } = encode(vae, x, ctx);
-    const z = reparameterize(mu, logvar, eps);
-    const recon = vae.likelihood.logProb(x, decode(vae, z, ctx));
-    return { recon, kl: klStdNormal(mu, logvar) };
-  });
-}
-
-/**
- * The plain ELBO loss: -ELBO summed over pixels and latent dimensions, averaged over the batch
- * (the same reduction as PyTorch's VAE example: sum over D and J, mean over B). Also returns
- * [mean recon, mean kl] as one small tensor. (Training uses objective.ts, which adds beta,
- * warm-up, free bits and the IWAE bound.)
- */
-export function vaeLoss(vae: Vae, x: Tensor, eps: Tensor): { loss: tf.Scalar; stats: Tensor } {
-  return tf.tidy(() => {
-    const { recon, kl } = elboTerms(vae, x, eps);
-    const r = tf.mean(recon);
-    const k = tf.mean(kl);
-    return { loss: tf.sub(k, r) as tf.Scalar, stats: tf.stack([r, k]) };
-  });
-}
-
-/**
- * Importance weights log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for z_k ~ q(z|x)
- * (Burda et al. 2015), for any diagonal Gaussian q given as (mu, logvar) [B, J], any decoder
- * (z [N, J] -> likelihood params [N, D]) and likelihood. x: [B, D]; eps: [K, B, J]. Returns [K, B].
- */
-export function importanceWeights(
-  x: Tensor,
-  mu: Tensor,
-  logvar: Tensor,
-  eps: Tensor,
-  decoder: (z: Tensor) => Tensor,
-  likelihood: Likelihood,
-): Tensor {
-  return tf.tidy(() => {
-    const { logPx, logRatio } = importanceTerms(x, mu, logvar, eps, decoder, likelihood);
-    return tf.add(logPx, logRatio);
-  });
-}
-
-/**
- * The two parts of the importance weights, each [K, B]: log p(x|z_k), and log p(z_k) - log q(z_k|x)
- * (training may weight the second, objective.ts). Arguments as for importanceWeights.
- */
-export function importanceTerms(
-  x: Tensor,
-  mu: Tensor,
-  logvar: Tensor,
-  eps: Tensor,
-  decoder: (z: Tensor) => Tensor,
-  likelihood: Likelihood,
-): { logPx: Tensor; logRatio: Tensor } {
-  return tf.tidy(() => {
-    const [K, B, J] = eps.shape;
-    const z = reparameterize(mu, logvar, eps); // [K, B, J] by broadcasting
-    const params = decoder(tf.reshape(z, [K * B, J]));
-    const xs = tf.tile(x, [K, 1]); // [K*B, D]: row k*B + b is x[b], matching the reshape of z
-    const logPx = tf.reshape(likelihood.logProb(xs, params), [K, B]);
-    return { logPx, logRatio: tf.sub(logStdNormal(z), logNormalDiag(z, mu, logvar)) };
-  });
-}
-
-/** Importance weights for the VAE's own encoder and decoder. x: [B, D]; eps: [K, B, J] -> [K, B]. */
-export function logImportanceWeights(vae: Vae, x: Tensor, eps: Tensor): Tensor {
-  return tf.tidy(() => {
-    const { mu, logvar } = encode(vae, x);
-    return importanceWeights(x, mu, logvar, eps, (z) => decode(vae, z), vae.likelihood);
-  });
-}
-
-/** L_K = logsumexp_k(log w_k) - log K, per example [B]. L_1 is a one-sample ELBO estimate. */
-export function iwaeBound(logW: Tensor): Tensor {
-  return tf.tidy(() => tf.sub(tf.logSumExp(logW, 0), Math.log(logW.shape[0])));
 }

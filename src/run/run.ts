@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.js';
 import { expectedShapes, isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
 import { variableOf, type Params } from '../model/params.js';
 import type { RngState } from '../random.js';
+import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
 import { ensureDir, writeJsonAtomic } from '../util/atomic.js';
 import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
 
@@ -202,6 +203,12 @@ export interface LoadedRun {
   meta: CheckpointMeta;
   /** optimiser state arrays ('<param>/m', '<param>/v'), when the checkpoint has them */
   optimizer: Map<string, NamedArray>;
+}
+
+/** The run's preparation recipe: recorded in run.json, or (older runs) from its data set's name. */
+export function runRecipe(run: LoadedRun): Recipe {
+  const recorded = readRunInfo(run.dir).prepare;
+  return typeof recorded === 'string' && (RECIPES as readonly string[]).includes(recorded) ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
 }
 
 /** Load a run's model from its last checkpoint (or from best/). */

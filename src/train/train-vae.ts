@@ -24,6 +24,7 @@ import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
 import { versions } from '../version.js';
 import { formatDuration, type Log } from '../ui/log.js';
+import { Progress } from '../ui/progress.js';
 import { fmt, streamingTable } from '../ui/table.js';
 import { Adam } from './adam.js';
 import { runLoop } from './loop.js';
@@ -135,7 +136,7 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const binarizeEval = evalBinarizes(cfg);
 
   log.info(`model: ${describeModel(spec)}, ${countParams(vae.params).toLocaleString('en-US')} parameters`);
-  log.info(`training: ${t.epochs} epochs of ${task.stepsInEpoch(0)} steps (batch ${t.batchSize}, Adam ${t.learningRate}${t.lrSchedule !== 'constant' ? `, ${t.lrSchedule} schedule` : ''}); run directory ${dir}`);
+  log.info(`training: ${t.epochs} epoch${t.epochs === 1 ? '' : 's'} of ${task.stepsInEpoch(0)} steps (batch ${t.batchSize}, Adam ${t.learningRate}${t.lrSchedule !== 'constant' ? `, ${t.lrSchedule} schedule` : ''}); run directory ${dir}`);
   log.info(describeObjective(cfg));
 
   const weighted = t.beta !== 1 || t.warmupEpochs > 0 || t.freeBits > 0;
@@ -163,6 +164,8 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   if (!log.quiet) process.stderr.write(`${table.header()}\n`);
 
   let earlyStop: EarlyStop | null = null;
+  // the whole job's ETA: the steps left, at the pace so far (validation and checkpoints included)
+  const progress = new Progress(log, cfg.train.epochs * task.stepsInEpoch(0) - startStep);
   // Mid-epoch checkpoints on a time budget: at most train.checkpointMinutes of work is ever lost.
   let lastSave = performance.now();
   const checkpointDue = () => performance.now() - lastSave >= t.checkpointMinutes * 60_000;
@@ -183,8 +186,9 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
         },
         onProgress(p) {
           const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
-          log.status(
-            `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(-p.stats.bound)}  (recon ${fmt(p.stats.recon)}, ${kl})  ${Math.round(p.examplesPerSec)} ex/s  ETA ${formatDuration(p.epochEtaSec)}`,
+          const all = p.epochs - p.epoch > 1 ? `, all ${formatDuration(progress.eta(p.globalStep - startStep))}` : '';
+          progress.show(
+            `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(-p.stats.bound)}  (recon ${fmt(p.stats.recon)}, ${kl})  ${Math.round(p.examplesPerSec)} ex/s  ETA epoch ${formatDuration(p.epochEtaSec)}${all}`,
           );
         },
         async onEpochEnd(r) {

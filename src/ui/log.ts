@@ -2,6 +2,7 @@
  * Everything for people goes to stderr; stdout carries data only (PNG bytes, JSON).
  */
 import ora, { type Ora } from 'ora';
+import { beforeSignalExit } from './signals.js';
 
 export interface LogOptions {
   quiet?: boolean;
@@ -12,6 +13,7 @@ export class Log {
   readonly quiet: boolean;
   readonly verbose: boolean;
   private spinner: Ora | null = null;
+  private releaseCleanup: (() => void) | null = null;
 
   constructor(opts: LogOptions = {}) {
     this.quiet = !!opts.quiet;
@@ -49,13 +51,17 @@ export class Log {
   /** A live status line (ora) on a terminal; nothing otherwise. */
   status(text: string): void {
     if (!this.interactive) return;
-    if (!this.spinner) this.spinner = ora({ text, stream: process.stderr, discardStdin: false }).start();
-    else this.spinner.text = text;
+    if (!this.spinner) {
+      this.spinner = ora({ text, stream: process.stderr, discardStdin: false }).start();
+      this.releaseCleanup = beforeSignalExit(() => this.stopStatus());
+    } else this.spinner.text = text;
   }
 
   stopStatus(): void {
     this.spinner?.stop();
     this.spinner = null;
+    this.releaseCleanup?.();
+    this.releaseCleanup = null;
   }
 }
 

@@ -6,7 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { Rng } from '../../src/random.js';
-import { importanceWeights, iwaeBound } from '../../src/model/vae.js';
+import { importanceWeights, iwaeBound } from '../../src/model/objective.js';
 import { gaussianFixed } from '../../src/model/likelihoods/gaussian.js';
 import { evaluateSplit } from '../../src/eval/elbo.js';
 import type { ImageSet } from '../../src/data/dataset.js';

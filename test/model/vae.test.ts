@@ -4,7 +4,8 @@ import { tf } from '../../src/tf.js';
 import { Rng } from '../../src/random.js';
 import { klStdNormal, logNormalDiag, logStdNormal, reparameterize } from '../../src/model/gaussian.js';
 import { bernoulli } from '../../src/model/likelihoods/bernoulli.js';
-import { elboTerms, iwaeBound, logImportanceWeights, vaeLoss, encode, decode } from '../../src/model/vae.js';
+import { encode, decode } from '../../src/model/vae.js';
+import { elboParts, iwaeBound, logImportanceWeights, PLAIN_ELBO, trainingObjective } from '../../src/model/objective.js';
 import { binaryData, mean, stdErr, tinyVae, useCpu } from '../support/helpers.js';
 
 before(useCpu);
@@ -64,9 +65,9 @@ test('encoder and decoder shapes', () => {
   assert.deepEqual(mu.shape, [5, 3]);
   assert.deepEqual(logvar.shape, [5, 3]);
   assert.deepEqual(decode(vae, mu).shape, [5, 12]);
-  const t = elboTerms(vae, x, tf.zeros([5, 3]));
+  const t = elboParts(vae, x, tf.zeros([5, 3]));
   assert.deepEqual(t.recon.shape, [5]);
-  assert.deepEqual(t.kl.shape, [5]);
+  assert.deepEqual(t.klDims.shape, [5, 3]);
   assert.deepEqual(logImportanceWeights(vae, x, tf.zeros([4, 5, 3])).shape, [4, 5]);
 });
 
@@ -83,9 +84,10 @@ function draws(K: number, M: number) {
     const logW = logImportanceWeights(vae, x, eps);
     lk.push(mean(iwaeBound(logW).dataSync()));
     const e1 = tf.tensor2d(rng.fillNormal(new Float32Array(n * 3)), [n, 3]);
-    const t = elboTerms(vae, x, e1);
-    el.push(mean(tf.sub(t.recon, t.kl).dataSync()));
-    tf.dispose([eps, logW, e1, t.recon, t.kl]);
+    const t = elboParts(vae, x, e1);
+    const elbo = tf.sub(t.recon, tf.sum(t.klDims, 1));
+    el.push(mean(elbo.dataSync()));
+    tf.dispose([eps, logW, e1, elbo, t.mu, t.logvar, t.recon, t.klDims]);
   }
   return { lk, el };
 }
@@ -111,7 +113,7 @@ test('gradients of the loss are finite for every parameter', () => {
   const vae = tinyVae(3);
   const x = tf.tensor2d(binaryData(6, 12), [6, 12]);
   const eps = tf.randomNormal([6, 3], 0, 1, 'float32', 1);
-  const { value, grads } = tf.variableGrads(() => vaeLoss(vae, x, eps).loss, [...vae.params.values()]);
+  const { value, grads } = tf.variableGrads(() => trainingObjective(vae, x, eps, PLAIN_ELBO).loss, [...vae.params.values()]);
   assert.ok(Number.isFinite(value.dataSync()[0]));
   assert.equal(Object.keys(grads).length, vae.params.size);
   for (const [name, g] of Object.entries(grads)) {
@@ -124,10 +126,11 @@ test('the loss is -ELBO summed over pixels and latents, averaged over the batch'
   const vae = tinyVae(4);
   const x = tf.tensor2d(binaryData(6, 12), [6, 12]);
   const eps = tf.randomNormal([6, 3], 0, 1, 'float32', 2);
-  const { loss, stats } = vaeLoss(vae, x, eps);
-  const t = elboTerms(vae, x, eps);
-  const perExample = tf.sub(t.kl, t.recon).dataSync();
+  const { loss, stats } = trainingObjective(vae, x, eps, PLAIN_ELBO);
+  const t = elboParts(vae, x, eps);
+  const kl = tf.sum(t.klDims, 1);
+  const perExample = tf.sub(kl, t.recon).dataSync();
   assert.ok(Math.abs(loss.dataSync()[0] - mean(perExample)) < 1e-4);
   const [r, k] = stats.dataSync();
-  assert.ok(Math.abs(r - mean(t.recon.dataSync())) < 1e-4 && Math.abs(k - mean(t.kl.dataSync())) < 1e-5);
+  assert.ok(Math.abs(r - mean(t.recon.dataSync())) < 1e-4 && Math.abs(k - mean(kl.dataSync())) < 1e-5);
 });

@@ -57,8 +57,9 @@ test('a checkpoint from an incompatible format version', () => {
 test('a run directory with no checkpoint', () => {
   const dir = copyRun('nockpt');
   fs.rmSync(path.join(dir, 'checkpoint.json'));
-  expectOneLine(['eval', '--run', 'nockpt'], /has no checkpoint \(no checkpoint.json\)/);
-  expectOneLine(['train', '--resume', 'nockpt'], /has no checkpoint/);
+  // (--resume starts such a run again: test/train/resume.test.ts)
+  expectOneLine(['eval', '--run', 'nockpt'], /^vae: nockpt stopped before its first checkpoint \(`vae train --resume nockpt` starts it again\)/);
+  expectOneLine(['sample', '--run', 'nockpt', '--out', 'x.png'], /^vae: nockpt stopped before its first checkpoint/);
 });
 
 test('an output folder that is not writable', (t) => {
