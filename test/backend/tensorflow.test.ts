@@ -15,10 +15,8 @@ import { tf } from '../../src/tf.js';
 import { selectBackend } from '../../src/backend/index.js';
 import { readManifest, tensorflowLayout, vaeRoot } from '../../src/backend/tensorflow-home.js';
 import { Rng } from '../../src/random.js';
-import { Adam } from '../../src/train/adam.js';
 import { defaultConfig } from '../../src/config/schema.js';
-import { createVaeForConfig } from '../../src/train/model-from-config.js';
-import { makeVaeTask } from '../../src/train/vae-step.js';
+import { runTaskSteps, type TaskRun } from '../support/task-steps.js';
 import { createVae, type VaeSpec } from '../../src/model/vae.js';
 import { PLAIN_ELBO, trainingObjective } from '../../src/model/objective.js';
 import type { ImageSet } from '../../src/data/dataset.js';
@@ -44,36 +42,14 @@ test('tfjs-node registers on the @tensorflow/tfjs-core instance vae uses, not on
   assert.ok(backend?.binding?.TF_Version?.startsWith('2.21'), String(backend?.binding?.TF_Version));
 });
 
-interface Side {
-  stats: number[][];
-  params: Record<string, number[]>;
-  leaked: number;
-}
-
 const shape: [number, number, number] = [8, 8, 1];
 const set: ImageSet = { images: binaryData(48, 64, 3), labels: null, n: 48, shape };
 
-async function steps(backend: string, overrides: { model?: object; train?: object }): Promise<Side> {
+async function steps(backend: string, overrides: { model?: object; train?: object }): Promise<TaskRun> {
   await tf.setBackend(backend);
   const base = defaultConfig();
   const cfg = { ...base, model: { ...base.model, hidden: [16], latentDim: 4, ...overrides.model }, train: { ...base.train, batchSize: 16, ...overrides.train } } as typeof base;
-  const vae = createVaeForConfig(cfg, set);
-  const adam = new Adam({ learningRate: 1e-2 });
-  const task = makeVaeTask(vae, adam, set, cfg, Rng.derive(1, 'eps'));
-  const stats: number[][] = [];
-  let afterFirst = 0;
-  for (let i = 0; i < 4; i++) {
-    const r = await task.step(0, i % task.stepsInEpoch(0));
-    stats.push(Array.from(await r.stats.data()));
-    r.stats.dispose();
-    if (i === 0) afterFirst = tf.memory().numTensors;
-  }
-  const leaked = tf.memory().numTensors - afterFirst;
-  const params: Record<string, number[]> = {};
-  for (const [name, v] of vae.params) params[name] = Array.from(await v.data());
-  adam.dispose();
-  for (const v of vae.params.values()) v.dispose();
-  return { stats, params, leaked };
+  return runTaskSteps(cfg, set);
 }
 
 function maxRelDiff(a: number[], b: number[]): number {

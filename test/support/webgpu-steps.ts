@@ -7,11 +7,8 @@
 import { tf } from '../../src/tf.js';
 import type * as tfc from '@tensorflow/tfjs-core';
 import { loadWebgpu } from '../../src/backend/webgpu/loader.js';
-import { Rng } from '../../src/random.js';
-import { Adam } from '../../src/train/adam.js';
 import { defaultConfig } from '../../src/config/schema.js';
-import { createVaeForConfig } from '../../src/train/model-from-config.js';
-import { makeVaeTask } from '../../src/train/vae-step.js';
+import { runTaskSteps } from './task-steps.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import { binaryData } from './helpers.js';
 
@@ -23,26 +20,7 @@ const set: ImageSet = { images: binaryData(n, D, 3), labels: null, n, shape };
 const base = defaultConfig();
 const cfg = { ...base, model: { ...base.model, hidden: [16], latentDim: 4, ...over.model }, train: { ...base.train, batchSize: 16, ...over.train } };
 
-async function run(): Promise<{ stats: number[][]; params: Record<string, number[]>; leaked: number }> {
-  const vae = createVaeForConfig(cfg as typeof base, set);
-  const adam = new Adam({ learningRate: 1e-2 });
-  const task = makeVaeTask(vae, adam, set, cfg as typeof base, Rng.derive(1, 'eps'));
-  const stats: number[][] = [];
-  let afterFirst = 0;
-  for (let i = 0; i < (over.steps ?? 4); i++) {
-    const r = await task.step(0, i % task.stepsInEpoch(0));
-    stats.push(Array.from(await r.stats.data()));
-    r.stats.dispose();
-    // the first step makes the optimiser's moments and cached constants
-    if (i === 0) afterFirst = tf.memory().numTensors;
-  }
-  const leaked = tf.memory().numTensors - afterFirst;
-  const params: Record<string, number[]> = {};
-  for (const [name, v] of vae.params) params[name] = Array.from(await v.data());
-  adam.dispose();
-  for (const v of vae.params.values()) v.dispose();
-  return { stats, params, leaked };
-}
+const run = () => runTaskSteps(cfg as typeof base, set, over.steps ?? 4);
 
 /** The gradient of a value used 30 times: tfjs sums its 30 parts with one AddN of 30 inputs. */
 async function manyUses(): Promise<number[]> {
