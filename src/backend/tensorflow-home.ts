@@ -13,7 +13,7 @@
  *       setup.json                      written last: present means complete
  *
  * The links make tfjs-node register its backend on the very @tensorflow/tfjs-core instance vae
- * uses (a second copy would receive it instead, silently), and they survive `npm ci`, which
+ * uses (not on a second copy, whose version could differ), and they survive `npm ci`, which
  * recreates node_modules at the same path. Nothing is written inside the vae package, so a global
  * install owned by root works too. See docs/backends.md.
  */

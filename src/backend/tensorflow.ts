@@ -1,8 +1,8 @@
 /**
  * The `tensorflow` backend: @tensorflow/tfjs-node over TensorFlow's C library, as `vae setup
  * tensorflow` installs it (tensorflow-home.ts says where). It must register its backend on the
- * same @tensorflow/tfjs-core instance as ours: a second copy would take the registration and
- * leave ours without the backend, so that is checked, not assumed.
+ * same @tensorflow/tfjs-core instance as ours; setup links it so, and that it reached our engine
+ * is checked here, not assumed.
  */
 import fs from 'node:fs';
 import path from 'node:path';
