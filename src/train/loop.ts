@@ -8,6 +8,7 @@
 import { tf, type Tensor } from '../tf.js';
 import { RuntimeFailure } from '../errors.js';
 import type { PartialEpoch } from '../run/run.js';
+import { yieldToEvents } from '../ui/progress.js';
 
 export interface StepResult {
   /** batch-mean stats, 1-D and kept; null when the task keeps them itself (readStats) */
@@ -97,9 +98,6 @@ export class NonFiniteError extends RuntimeFailure {
   }
 }
 
-/** Let signal handlers and spinners run between steps (the steps themselves are synchronous). */
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHooks = {}): Promise<LoopResult> {
   let globalStep = opts.startStep;
   const names = task.statNames;
@@ -161,17 +159,20 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
       examplesSinceReport = 0;
     };
 
+    /** The epoch so far, before step i (call after drain(i)): enough to continue it exactly. */
+    const partialAt = (i: number): PartialEpoch => ({ stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 });
+
     try {
       for (let i = first; i < steps; i++) {
-        await tick();
+        // the steps themselves are synchronous: let signal handlers and spinners run between them
+        await yieldToEvents();
         if (opts.shouldStop?.()) {
           await drain(i);
-          const partial = { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 };
-          return { stopped: true, finishedEarly: false, globalStep, epoch, partial: i === 0 ? null : partial };
+          return { stopped: true, finishedEarly: false, globalStep, epoch, partial: i === 0 ? null : partialAt(i) };
         }
         if (i > first && hooks.onCheckpoint && opts.checkpointDue?.()) {
           await drain(i);
-          await hooks.onCheckpoint({ epoch, globalStep, partial: { stepInEpoch: i, sums: [...sums], examples, seconds: (performance.now() - t0) / 1000 } });
+          await hooks.onCheckpoint({ epoch, globalStep, partial: partialAt(i) });
         }
         const r = await task.step(epoch, i);
         pending.push(r);
