@@ -6,7 +6,7 @@
  * log sigmoid(s l), the probability of the observed bit, so
  *     log p(x|z) = sum_d log sigmoid(s_d l_d) = sum_groups log prod_{d in group} sigmoid(s_d l_d)
  * The products over groups of 8 pixels cut the logarithms eightfold: multiply, sigmoid, a product
- * and a log on an eighth of the values, where the general formula (likelihood.ts: relu, abs, exp,
+ * and a log on an eighth of the values, where the general formula (likelihoods/bernoulli.ts: relu, abs, exp,
  * log1p, multiply by x, ...) takes nine full passes and needs x repeated for every sample.
  *
  * A group's product is exact to float32 rounding while it stays a normal float (>= 2^-126, i.e.

@@ -1,6 +1,6 @@
 /**
  * Ctrl-C (SIGINT) and SIGTERM for every command. By default the process says so on stderr and
- * exits at once with 130 or 143: commands write their files atomically (src/run/atomic.ts), so
+ * exits at once with 130 or 143: commands write their files atomically (src/util/atomic.ts), so
  * an interrupted command leaves nothing half-written. A command with something to save first
  * (training) takes the signals over with `takeSignals` for as long as it runs.
  *

@@ -42,7 +42,7 @@ export interface EngineOptions {
   statsCapacity: number;
 }
 
-/** Counted by the engine itself (Dawn's own calls are counted in backend/webgpu.ts). */
+/** Counted by the engine itself (Dawn's own calls are counted in backend/webgpu/counters.ts). */
 export interface EngineCounts {
   steps: number;
   submits: number;
