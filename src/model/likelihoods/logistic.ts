@@ -29,7 +29,9 @@ export const logistic: Likelihood = {
       // log sigma(a) = a - softplus(a); log(1 - sigma(b)) = -softplus(b)
       const logCdfPlus = tf.sub(plusIn, softplus(plusIn));
       const logOneMinusCdfMin = tf.neg(softplus(minIn));
-      const cdfDelta = tf.sub(tf.sigmoid(plusIn), tf.sigmoid(minIn));
+      // sigma(plusIn) - sigma(minIn), written as sigma(plusIn) sigma(-minIn) (1 - e^-(plusIn - minIn))
+      // so that no float32 cancellation costs the far tails their precision (plusIn - minIn = 2 h / s)
+      const cdfDelta = tf.mul(tf.mul(tf.sigmoid(plusIn), tf.sigmoid(tf.neg(minIn))), tf.neg(tf.expm1(tf.mul(invS, -2 * HALF_BIN))));
       // Where the bin's mass is too small for float32 differences, use density x bin width.
       const midIn = tf.mul(invS, centred);
       const logPdfMid = tf.sub(tf.sub(midIn, logScale), tf.mul(2, softplus(midIn)));
