@@ -25,7 +25,7 @@ import { trainStatNames } from './vae-step.js';
 export interface FusedTask extends TrainTask {
   engine: WebgpuEngine;
   rngState(): { eps: ReturnType<Rng['state']>; bin: null };
-  readStats(count: number): Promise<Float32Array>;
+  readStats(count: number): Promise<{ values: Float32Array; skipped: ReadonlySet<number> }>;
   syncModel(): Promise<void>;
   dispose(): void;
 }
@@ -63,6 +63,8 @@ export interface FusedOptions {
   stepsPerSubmit?: number;
   /** the most steps between two reads of the statistics (default train.logEvery) */
   statsCapacity?: number;
+  /** told of each step skipped under train.skipNonFinite (when its statistics are read) */
+  onSkip?: (info: { epoch: number; index: number; skipped: number }) => void;
 }
 
 export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: Config, epsRng: Rng, device: GPUDevice, opts: FusedOptions = {}): Promise<FusedTask> {
@@ -82,6 +84,8 @@ export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: 
       seed: t.seed,
       freeBits: t.freeBits,
       gradClip: t.gradClip,
+      iwSamples: t.iwSamples,
+      skipNonFinite: t.skipNonFinite,
       adam: { beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon },
       stepsPerSubmit: opts.stepsPerSubmit ?? 64,
       statsCapacity: opts.statsCapacity ?? Math.max(t.logEvery, 1),
@@ -91,6 +95,10 @@ export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: 
   const s = await flatState(engine, vae, adam);
   engine.writeState(s.params, s.m, s.v);
   let orderEpoch = -1;
+  // steps whose statistics are unread (to name a skipped one), and the skips read so far
+  let unread: { epoch: number; index: number }[] = [];
+  let skips = 0;
+  const width = trainStatNames(cfg).length;
   return {
     engine,
     statNames: trainStatNames(cfg),
@@ -117,13 +125,31 @@ export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: 
         klWeight: klWeightAt(globalStep, t.beta, warmupSteps),
         stepSize: lr / (1 - adam.beta1 ** adam.t),
         invSqrtBc2: 1 / Math.sqrt(1 - adam.beta2 ** adam.t),
+        adamT: adam.t,
+        lr,
+        knownSkips: skips,
       });
+      unread.push({ epoch, index: i });
       return { stats: null, examples: rows };
     },
     async readStats(count) {
-      const values = await engine.readStats();
-      if (values.length !== count * engine.statsWidth) throw new Error(`expected statistics of ${count} steps, got ${values.length / engine.statsWidth}`);
-      return values;
+      const raw = await engine.readStats();
+      const w = engine.statsWidth;
+      if (raw.length !== count * w || unread.length !== count) throw new Error(`expected statistics of ${count} steps, got ${raw.length / w}`);
+      const values = new Float32Array(count * width);
+      const skipped = new Set<number>();
+      for (let k = 0; k < count; k++) {
+        values.set(raw.subarray(k * w, k * w + width), k * width);
+        // the engine's last column with train.skipNonFinite: 1 where it left the update out
+        if (w > width && raw[k * w + w - 1] !== 0) {
+          skipped.add(k);
+          skips++;
+          adam.t -= 1; // a skipped step is not one of Adam's steps (as on every backend)
+          opts.onSkip?.({ ...unread[k], skipped: skips });
+        }
+      }
+      unread = [];
+      return { values, skipped };
     },
     async syncModel() {
       const state = await engine.readState();
@@ -152,14 +178,15 @@ export async function fusedTaskFor(
   train: ImageSet,
   cfg: Config,
   epsRng: Rng,
+  onSkip?: FusedOptions['onSkip'],
 ): Promise<{ task: FusedTask | null; line: string }> {
   if (backend.name !== 'webgpu') return { task: null, line: '' };
-  const support = engineSupport({ spec: vae.spec, iwSamples: cfg.train.iwSamples, skipNonFinite: cfg.train.skipNonFinite });
+  const support = engineSupport({ spec: vae.spec });
   const fallback = (reason: string) => ({ task: null, line: `engine: tfjs-webgpu, op by op (the fused WebGPU engine does not run this config: ${reason})` });
   if (!support.ok) return fallback(support.reason);
   if (process.env.VAE_WEBGPU_ENGINE === 'tfjs') return fallback('VAE_WEBGPU_ENGINE=tfjs');
   try {
-    const task = await makeFusedTask(vae, adam, train, cfg, epsRng, webgpuDevice() as GPUDevice);
+    const task = await makeFusedTask(vae, adam, train, cfg, epsRng, webgpuDevice() as GPUDevice, { onSkip });
     return { task, line: `engine: fused WebGPU kernels (${task.engine.dispatchesPerStep} dispatches per step, up to 64 steps per submit)` };
   } catch (err) {
     if (err instanceof EngineUnsupported) return fallback(err.message);

@@ -24,9 +24,10 @@ export interface TrainTask {
   step(epoch: number, index: number): StepResult | Promise<StepResult>;
   /**
    * For tasks whose steps return stats: null (the fused GPU engine keeps them on the device):
-   * the stats of the last `count` steps, in order, statNames.length values per step.
+   * the stats of the last `count` steps, in order, statNames.length values per step, and which
+   * of those steps (0-based among them) were skipped under train.skipNonFinite.
    */
-  readStats?(count: number): Promise<ArrayLike<number>>;
+  readStats?(count: number): Promise<{ values: ArrayLike<number>; skipped?: ReadonlySet<number> }>;
 }
 
 export interface Progress {
@@ -116,8 +117,9 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
     const drain = async (stepInEpoch: number) => {
       if (pending.length === 0) return;
       let values: ArrayLike<number>;
+      let skipped: ReadonlySet<number> | undefined;
       if (task.readStats) {
-        values = await task.readStats(pending.length);
+        ({ values, skipped } = await task.readStats(pending.length));
       } else {
         const all = tf.tidy(() => tf.stack(pending.map((p) => p.stats!)));
         values = await all.data();
@@ -126,7 +128,7 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
       const interval = new Float64Array(names.length);
       let intervalN = 0;
       pending.forEach((p, i) => {
-        if (p.examples === 0) {
+        if (p.examples === 0 || skipped?.has(i)) {
           // a skipped step (train.skipNonFinite): no statistics to count
           p.stats?.dispose();
           return;

@@ -124,13 +124,11 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   const spec = vae.spec;
   const t = cfg.train;
   // On webgpu, the fused engine for every config it runs (src/engine/webgpu); the start line says which.
-  const fused = await fusedTaskFor(opts.backend, vae, adam, train, cfg, epsRng);
+  const onSkip = ({ epoch, index, skipped }: { epoch: number; index: number; skipped: number }) =>
+    log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`);
+  const fused = await fusedTaskFor(opts.backend, vae, adam, train, cfg, epsRng, onSkip);
   if (fused.line) log.info(fused.line);
-  const task: VaeTask =
-    fused.task ??
-    makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, ({ epoch, index, skipped }) =>
-      log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`),
-    );
+  const task: VaeTask = fused.task ?? makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, onSkip);
   const fixedZ = Rng.derive(seed, 'preview-z').fillNormal(new Float32Array(cfg.train.previewSamples * spec.latentDim));
   const previewSet = val.n > 0 ? val : slice(train, 0, 16);
   const binarizeEval = evalBinarizes(cfg);

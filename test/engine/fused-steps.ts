@@ -32,6 +32,10 @@ interface Over {
   n?: number;
   steps?: number;
   greyscale?: boolean;
+  /** every image's pixel 0 white and pixel 1 black, and pixel 2 almost white in image 0 only (the logistic's end bins and its far tail) */
+  edges?: boolean;
+  /** a NaN pixel in this image (its batches have a non-finite loss; the model is made from the clean images) */
+  nanImage?: number;
 }
 const over = JSON.parse(process.argv[2] ?? '{}') as Over;
 const shape: [number, number, number] = [6, 6, 1];
@@ -41,6 +45,12 @@ const n = over.n ?? 40;
 const images = new Float32Array(n * D);
 const rng = Rng.derive(3, 'images');
 for (let i = 0; i < images.length; i++) images[i] = over.greyscale === false ? rng.uniform() : Math.round(rng.uniform() * 255 * ((i % D) / D)) / 255;
+if (over.edges) {
+  for (let ex = 0; ex < n; ex++) images.set([1, 0, ex === 0 ? 254 / 255 : 0], ex * D);
+}
+/** the images the model is made from (its output bias starts at their mean) */
+const clean: ImageSet = { images: Float32Array.from(images), labels: null, n, shape };
+if (over.nanImage !== undefined) images[over.nanImage * D + 5] = NaN;
 const set: ImageSet = { images, labels: null, n, shape };
 const base = defaultConfig();
 const cfg: Config = {
@@ -71,7 +81,8 @@ function batchAt(epoch: number, i: number): { x: Float32Array; eps: Float32Array
   const J = cfg.model.latentDim;
   const ekey = streamKey(cfg.train.seed, STREAM.eps);
   const g = epoch * stepsPerEpoch + i;
-  const eps = Float32Array.from({ length: rows * J }, (_, k) => normalAt(ekey, g, k));
+  // [K, rows, J], as the engine draws them
+  const eps = Float32Array.from({ length: cfg.train.iwSamples * rows * J }, (_, k) => normalAt(ekey, g, k));
   return { x, eps, rows };
 }
 
@@ -80,20 +91,22 @@ const position = (s: number) => ({ epoch: Math.floor(s / stepsPerEpoch), i: s % 
 /** The cpu reference: makeVaeTask's step, on the engine's batches and noise. */
 async function cpu() {
   await tf.setBackend('cpu');
-  const vae = createVaeForConfig(cfg, set);
+  const vae = createVaeForConfig(cfg, clean);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
   const trainable = trainableParams(vae);
   const names = [...trainable.keys()];
   const stats: number[][] = [];
+  const skipped: number[] = [];
   const grads: Record<string, number[]> = {};
   const t = cfg.train;
   for (let s = 0; s < STEPS; s++) {
     const { epoch, i } = position(s);
     const { x, eps, rows } = batchAt(epoch, i);
     const J = cfg.model.latentDim;
+    const K = t.iwSamples;
     const xT = tf.tensor2d(x, [rows, D]);
-    const eT = tf.tensor2d(eps, [rows, J]);
-    const objective = { klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, t.warmupEpochs * stepsPerEpoch), freeBits: t.freeBits, iwSamples: 1 };
+    const eT = K === 1 ? tf.tensor2d(eps, [rows, J]) : tf.tensor3d(eps, [K, rows, J]);
+    const objective = { klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, t.warmupEpochs * stepsPerEpoch), freeBits: t.freeBits, iwSamples: K };
     adam.lr = learningRateAt(t, epoch, i, stepsPerEpoch);
     let st: tf.Tensor | undefined;
     const { value, grads: g } = tf.variableGrads(() => {
@@ -112,22 +125,28 @@ async function cpu() {
       c.norm.dispose();
     }
     stats.push(row);
-    adam.apply(trainable, new Map(names.map((nm, k) => [nm, use[k]])));
+    // train.skipNonFinite as makeVaeTask does it: no update, and not one of Adam's steps
+    const finite = [value, ...gl].every((v) => v.dataSync().every(Number.isFinite));
+    if (!finite && skipped.length < t.skipNonFinite) skipped.push(s);
+    else adam.apply(trainable, new Map(names.map((nm, k) => [nm, use[k]])));
     tf.dispose([value, xT, eT, st!, ...gl, ...(use === gl ? [] : use)]);
   }
   const params: Record<string, number[]> = {};
   for (const [name, v] of vae.params) params[name] = Array.from(await v.data());
-  return { stats, params, grads };
+  return { stats, params, grads, skipped, adamT: adam.t };
 }
 
 /** The fused engine, through the same task `vae train` uses. */
 async function engine() {
   await loadWebgpu({ requireHardware: false });
-  const vae = createVaeForConfig(cfg, set);
+  const vae = createVaeForConfig(cfg, clean);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const told: number[] = [];
   const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice, {
     stepsPerSubmit: over.train?.logEvery ?? 4,
+    onSkip: ({ epoch, index }) => told.push(epoch * stepsPerEpoch + index),
   });
+  const skipped: number[] = [];
   const c0 = gpuCounters();
   const stats: number[][] = [];
   let unread = 0;
@@ -138,8 +157,12 @@ async function engine() {
     task.step(epoch, i);
     unread++;
     if (unread === cfg.train.logEvery || s === STEPS - 1 || s === 0) {
-      const v = await task.readStats(unread);
-      for (let k = 0; k < unread; k++) stats.push(Array.from(v.subarray(k * task.engine.statsWidth, (k + 1) * task.engine.statsWidth)));
+      const { values: v, skipped: sk } = await task.readStats(unread);
+      const w = task.statNames.length;
+      for (let k = 0; k < unread; k++) {
+        if (sk.has(k)) skipped.push(stats.length);
+        stats.push(Array.from(v.subarray(k * w, (k + 1) * w)));
+      }
       unread = 0;
     }
     if (s === 0) {
@@ -158,6 +181,8 @@ async function engine() {
     stats,
     params,
     grads,
+    skipped,
+    told,
     adamT: adam.t,
     moments: adamState.arrays.length,
     counts: { ...task.engine.counts, dawnDispatches: c1.dispatches - c0.dispatches, dawnSubmits: c1.submits - c0.submits },
@@ -172,7 +197,7 @@ async function engine() {
  */
 async function finiteDifferences() {
   await loadWebgpu({ requireHardware: false });
-  const vae = createVaeForConfig(cfg, set);
+  const vae = createVaeForConfig(cfg, clean);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
   const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice);
   const e = task.engine;

@@ -19,11 +19,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { softwareVulkan } from '../support/webgpu-env.js';
 import { runMetrics, runVae } from '../support/bin.js';
+import { engineSupport } from '../../src/engine/webgpu/index.js';
+import type { VaeSpec } from '../../src/model/vae.js';
 
 const vk = softwareVulkan();
 const skip = 'skip' in vk ? vk.skip : false;
 const env = 'env' in vk ? vk.env : {};
 const STEPS = fileURLToPath(new URL('./fused-steps.ts', import.meta.url));
+
+test('the engine runs every mlp config, and says why not for the rest', () => {
+  const mlp: VaeSpec = { arch: 'mlp', inputDim: 36, inputShape: [6, 6, 1], hidden: [8], latentDim: 2, activation: 'relu', likelihood: 'bernoulli' };
+  for (const likelihood of ['bernoulli', 'gaussian', 'logistic']) assert.deepEqual(engineSupport({ spec: { ...mlp, likelihood } }), { ok: true });
+  const conv = engineSupport({ spec: { ...mlp, arch: 'conv', convChannels: [4], kernelSize: 3 } });
+  assert.ok(!conv.ok && /mlp models only \(model.arch is 'conv'\)/.test(conv.reason));
+});
 
 function child(overrides: object, mode = 'compare') {
   const r = spawnSync(process.execPath, ['--import', 'tsx', STEPS, JSON.stringify(overrides), mode], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -46,6 +55,13 @@ const cases: [string, object][] = [
   ['leaky_relu, gaussian with fixed sigma, float32 images', { model: { activation: 'leaky_relu', likelihood: 'gaussian', sigma: 0.3 }, greyscale: false }],
   ['gaussian with a learned sigma, step schedule', { model: { likelihood: 'gaussian', sigma: 'learned' }, train: { lrSchedule: 'step', lrStepEpochs: 1, lrDecay: 0.5 } }],
   ['gaussian with learned per-pixel sigma, no hidden layer, exponential schedule', { model: { likelihood: 'gaussian', sigma: 'learned-per-pixel', hidden: [] }, train: { lrSchedule: 'exponential', lrStepEpochs: 1, lrDecay: 0.5 } }],
+  ['IWAE k=3, relu, bernoulli', { train: { iwSamples: 3 } }],
+  ['IWAE k=2, tanh, two hidden layers, gaussian with learned per-pixel sigma, KL warm-up, clipping', { model: { activation: 'tanh', hidden: [16, 8], likelihood: 'gaussian', sigma: 'learned-per-pixel' }, train: { iwSamples: 2, warmupEpochs: 1, epochs: 2, gradClip: 1 } }],
+  ['IWAE k=4, gaussian with a learned sigma, beta', { model: { likelihood: 'gaussian', sigma: 'learned' }, train: { iwSamples: 4, beta: 0.5 } }],
+  ['elu, discretised logistic (end bins and a far tail)', { model: { activation: 'elu', likelihood: 'logistic' }, edges: true }],
+  ['IWAE k=2, discretised logistic, no hidden layer', { model: { likelihood: 'logistic', hidden: [] }, train: { iwSamples: 2 }, edges: true }],
+  ['skipNonFinite: the steps whose batch holds a NaN pixel are skipped, Adam counts only the others', { model: { likelihood: 'gaussian', sigma: 0.5 }, greyscale: false, nanImage: 7, train: { skipNonFinite: 5 } }],
+  ['skipNonFinite with clipping, three skips inside one read of the statistics', { model: { likelihood: 'gaussian', sigma: 0.5 }, greyscale: false, nanImage: 7, steps: 9, train: { skipNonFinite: 5, gradClip: 1, logEvery: 6 } }],
 ];
 
 for (const [name, overrides] of cases) {
@@ -53,12 +69,17 @@ for (const [name, overrides] of cases) {
     const r = child(overrides);
     const { cpu, engine } = r;
     assert.equal(engine.stats.length, cpu.stats.length);
+    // train.skipNonFinite: the same steps skipped, and the training command told of each
+    assert.deepEqual(engine.skipped, cpu.skipped, 'the same steps skipped');
+    assert.deepEqual(engine.told, cpu.skipped, 'each skip reported');
+    if ('nanImage' in overrides) assert.ok(cpu.skipped.length >= 2, `the NaN image's batches were skipped: ${cpu.skipped}`);
     for (let s = 0; s < cpu.stats.length; s++) {
+      if (cpu.skipped.includes(s)) continue;
       assert.ok(engine.stats[s].every(Number.isFinite), `step ${s}: ${engine.stats[s]}`);
       const d = maxDiff(cpu.stats[s], engine.stats[s]);
       assert.ok(d < 2e-5, `step ${s} statistics differ by ${d}: cpu ${cpu.stats[s]} engine ${engine.stats[s]}`);
     }
-    for (const [p, g] of Object.entries(cpu.grads as Record<string, number[]>)) {
+    for (const [p, g] of Object.entries(cpu.skipped.includes(0) ? {} : (cpu.grads as Record<string, number[]>))) {
       const d = maxDiff(g, engine.grads[p]);
       assert.ok(d < 1e-4, `the first step's gradient of ${p} differs by ${d}`);
     }
@@ -66,7 +87,8 @@ for (const [name, overrides] of cases) {
       const d = maxDiff(values, engine.params[p]);
       assert.ok(d < 1e-4, `${p} differs by ${d} after ${cpu.stats.length} steps`);
     }
-    assert.equal(engine.adamT, cpu.stats.length, "Adam's step count travels back");
+    assert.equal(engine.adamT, cpu.stats.length - cpu.skipped.length, "Adam's step count travels back");
+    assert.equal(cpu.adamT, engine.adamT);
     assert.equal(engine.moments, 2 * Object.keys(cpu.params).length, "Adam's moments travel back for every parameter");
     assert.equal(engine.counts.dispatches, engine.counts.steps * engine.kernels.length, 'one dispatch per kernel per step');
     assert.equal(engine.counts.dawnDispatches, engine.counts.dispatches, "Dawn's own count agrees");
@@ -77,6 +99,9 @@ for (const [name, overrides] of [
   ['tanh, bernoulli, clipping', { model: { activation: 'tanh', hidden: [12, 8] }, train: { gradClip: 100 } }],
   ['elu, gaussian with learned per-pixel sigma, free bits', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, train: { freeBits: 0.01, beta: 0.5 } }],
   ['tanh, gaussian with a learned global sigma, two hidden layers', { model: { activation: 'tanh', likelihood: 'gaussian', sigma: 'learned', hidden: [12, 10] } }],
+  ['tanh, IWAE k=3', { model: { activation: 'tanh' }, train: { iwSamples: 3 } }],
+  ['elu, IWAE k=2, gaussian with learned per-pixel sigma, two hidden layers', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel', hidden: [12, 10] }, train: { iwSamples: 2 } }],
+  ['tanh, discretised logistic', { model: { activation: 'tanh', likelihood: 'logistic' }, edges: true }],
 ] as [string, object][]) {
   test(`fused engine gradient = finite differences of its own loss: ${name}`, { skip }, () => {
     const { checks } = child(overrides, 'fd');
@@ -89,6 +114,17 @@ for (const [name, overrides] of [
     assert.ok(names.size >= 10, `every parameter checked: ${[...names].join(', ')}`);
   });
 }
+
+test('skipNonFinite: once the allowance is spent, a non-finite step goes through and training stops on it, as on cpu', { skip }, () => {
+  const { cpu, engine } = child({ model: { likelihood: 'gaussian', sigma: 0.5 }, greyscale: false, nanImage: 7, train: { skipNonFinite: 1 } });
+  assert.equal(cpu.skipped.length, 1);
+  assert.deepEqual(engine.skipped, cpu.skipped);
+  const next = (cpu.stats as (number | null)[][]).findIndex((row, s) => s > cpu.skipped[0] && row.some((v) => v === null));
+  assert.ok(next > 0, 'a second non-finite step on cpu');
+  // (JSON writes NaN as null) the engine's statistics are non-finite from that step on, which the loop stops at
+  assert.ok(engine.stats[next].some((v: number | null) => v === null), `engine step ${next}: ${engine.stats[next]}`);
+  assert.deepEqual(engine.stats.slice(0, next).map((r: (number | null)[]) => r.some((v) => v === null)), cpu.stats.slice(0, next).map((r: (number | null)[]) => r.some((v) => v === null)));
+});
 
 test('fused engine: at most 25 dispatches per step for the reference config at batch 128, at most 1/16 submits per step', { skip }, () => {
   const r = child({}, 'counts');
@@ -136,9 +172,15 @@ test('vae train --backend webgpu: the fused engine (said on the start line), exa
   assert.equal(onCpu.code, 0, onCpu.stderr);
   assert.equal(runMetrics(full).length, 3);
 
-  // what the engine does not run falls back to tfjs-webgpu, saying why
-  const iw = runVae(['train', ...common, '--backend', 'webgpu', '--set', 'train.epochs=1', '--set', 'train.iwSamples=2', '--out', path.join(dir, 'iw')], { cwd: dir, env });
+  // IWAE training and the discretised logistic run on the engine too (two more kernels each)
+  const iw = runVae(['train', ...common, '--backend', 'webgpu', '--set', 'train.epochs=1', '--set', 'train.iwSamples=3', '--set', 'model.likelihood=logistic', '--out', path.join(dir, 'iw')], { cwd: dir, env });
   assert.equal(iw.code, 0, iw.stderr);
-  assert.match(iw.stderr, /engine: tfjs-webgpu, op by op \(the fused WebGPU engine does not run this config: IWAE training/);
+  assert.match(iw.stderr, /engine: fused WebGPU kernels \(17 dispatches per step/);
+  assert.ok(Number.isFinite(runMetrics(path.join(dir, 'iw'))[0].val.elbo));
+
+  // the tfjs path on request, saying why
+  const op = runVae(['train', ...common, '--backend', 'webgpu', '--set', 'train.epochs=1', '--out', path.join(dir, 'op')], { cwd: dir, env: { ...env, VAE_WEBGPU_ENGINE: 'tfjs' } });
+  assert.equal(op.code, 0, op.stderr);
+  assert.match(op.stderr, /engine: tfjs-webgpu, op by op \(the fused WebGPU engine does not run this config: VAE_WEBGPU_ENGINE=tfjs\)/);
   fs.rmSync(dir, { recursive: true, force: true });
 });

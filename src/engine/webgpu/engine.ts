@@ -3,7 +3,7 @@
  * into a compute pass, many per submit; statistics and state read back only when asked.
  * See index.ts for the design.
  */
-import { stepKernels, type KernelOptions } from './kernels.js';
+import { statsColumns, stepKernels, type KernelOptions } from './kernels.js';
 import { makePlan, type Plan } from './plan.js';
 import { streamKey, STREAM } from './rng.js';
 import type { VaeSpec } from '../../model/vae.js';
@@ -22,6 +22,14 @@ export interface StepValues {
   /** Adam's lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t) for this update */
   stepSize: number;
   invSqrtBc2: number;
+  /**
+   * With skipNonFinite: Adam's step count t and learning rate behind stepSize, and how many
+   * skipped steps the caller has taken off t so far; the GPU recomputes the bias corrections when
+   * it has skipped steps the caller does not know of yet
+   */
+  adamT?: number;
+  lr?: number;
+  knownSkips?: number;
 }
 
 export interface EngineOptions {
@@ -35,6 +43,10 @@ export interface EngineOptions {
   seed: number;
   freeBits: number;
   gradClip: number | null;
+  /** importance samples per example (1: the ELBO) */
+  iwSamples: number;
+  /** non-finite steps to skip before their updates go through (0: none) */
+  skipNonFinite: number;
   adam: { beta1: number; beta2: number; epsilon: number };
   /** steps recorded before a submit (a read submits earlier) */
   stepsPerSubmit: number;
@@ -66,6 +78,19 @@ function asBytes(images: Float32Array): Uint8Array | null {
   return out;
 }
 
+/** The likelihood as the kernels take it. */
+function kernelLikelihood(spec: VaeSpec): KernelOptions['likelihood'] {
+  switch (spec.likelihood) {
+    case 'bernoulli':
+    case 'logistic':
+      return { kind: spec.likelihood };
+    case 'gaussian':
+      return { kind: 'gaussian', sigma: spec.sigma ?? 'learned' };
+    default:
+      throw new EngineUnsupported(`the ${spec.likelihood} likelihood is not in the engine`);
+  }
+}
+
 export class WebgpuEngine {
   readonly plan: Plan;
   readonly statsWidth: number;
@@ -87,9 +112,9 @@ export class WebgpuEngine {
     private readonly opts: EngineOptions,
     private readonly deviceError: () => string | null,
   ) {
-    this.plan = makePlan(opts.spec, opts.batch);
+    this.plan = makePlan(opts.spec, opts.batch, opts.iwSamples);
     const plan = this.plan;
-    this.statsWidth = opts.gradClip !== null ? 5 : 4;
+    this.statsWidth = statsColumns(opts).width;
     const bytes = asBytes(opts.images);
     const imageBytes = bytes ?? new Uint8Array(opts.images.buffer, opts.images.byteOffset, opts.images.byteLength);
     const limit = device.limits.maxStorageBufferBindingSize;
@@ -138,14 +163,14 @@ export class WebgpuEngine {
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
     const lik = opts.spec.likelihood;
     const kopts: KernelOptions = {
-      likelihood: lik === 'bernoulli' ? { kind: 'bernoulli' } : { kind: 'gaussian', sigma: opts.spec.sigma ?? 'learned' },
+      likelihood: kernelLikelihood(opts.spec),
       binarize: opts.binarize,
       byteImages: bytes !== null,
       freeBits: opts.freeBits,
       gradClip: opts.gradClip,
+      skipNonFinite: opts.skipNonFinite,
       adam: opts.adam,
       keys: { binarize: streamKey(opts.seed, STREAM.binarize), eps: streamKey(opts.seed, STREAM.eps) },
-      statsWidth: this.statsWidth,
     };
     for (const k of stepKernels(plan, kopts)) {
       const module = device.createShaderModule({ label: k.label, code: k.code });
@@ -203,10 +228,11 @@ export class WebgpuEngine {
     const row = this.window;
     const u32 = new Uint32Array(this.uniforms, row * ROW, STEP_BYTES / 4);
     const f = new Float32Array(this.uniforms, row * ROW, STEP_BYTES / 4);
-    u32.set([s.rows, s.start, s.epoch, s.globalStep >>> 0, this.unread]);
+    u32.set([s.rows, s.start, s.epoch, s.globalStep >>> 0, this.unread, 0, s.adamT ?? 0, s.knownSkips ?? 0]);
     f[8] = s.klWeight;
     f[9] = s.stepSize;
     f[10] = s.invSqrtBc2;
+    f[11] = s.lr ?? 0;
     const pass = this.pass;
     pass.setBindGroup(0, this.bindGroup, [row * ROW]);
     for (const k of this.kernels) {

@@ -13,33 +13,42 @@
  *   grads    the same layout: each step's gradient
  *   mv       Adam's first moments, then its second moments (2 x params)
  *   act      the activation arena: the batch, each layer's output and delta, mu, log sigma^2,
- *            eps, z, per-dimension KL, per-pixel log p(x|z), the free-bits mask, the norm
+ *            eps, z, per-dimension KL, per-pixel log p(x|z), per-row log p(x|z) and importance
+ *            weights, the free-bits mask, the norm, the skip flag and count (plan.ts)
  *   images   the training set, uploaded once (as bytes when every pixel is k/255, else float32)
  *   perm     the epoch's data order (the same seeded permutation as every other backend)
  *   stats    one row of statistics per step since the last read (recon, kl, klWeighted,
- *            bound[, gradNorm]), read back once per train.logEvery
+ *            bound[, gradNorm][, skipped]), read back once per train.logEvery
  *   uniform  one 256-byte row of per-step values per step of a submit (batch size and start,
- *            epoch, step counter, KL weight, Adam's step size and bias correction), bound with
- *            a dynamic offset: one writeBuffer per submit, none between steps
+ *            epoch, step counter, KL weight, Adam's step size, bias correction, step count and
+ *            learning rate), bound with a dynamic offset: one writeBuffer per submit, none
+ *            between steps
  * One bind group layout and one bind group hold all eight; every kernel uses them.
  *
  * Kernels (kernels.ts; sizes and offsets are compile-time constants), per step, in order:
  *   gather      x = the batch's rows from images via perm, binarised on the fly (dynamic)
  *   forward     per encoder layer: act(x W + b), a tiled GEMM with the bias and activation fused
- *   latent      mu and log sigma^2 (both heads in one pass), clip, eps from the RNG,
- *               z = mu + sigma eps, the closed-form KL per dimension
- *   forward     per decoder hidden layer
+ *   latent      mu and log sigma^2 (both heads in one pass), clip, the closed-form KL per
+ *               dimension, and for each of the K samples eps from the RNG, z = mu + sigma eps
+ *   forward     per decoder hidden layer, on K * B rows (row k B + b: sample k of example b)
  *   output      the output layer's GEMM fused with log p(x|z) per pixel and d loss / d output
- *   statistics  batch means into the step's stats row; the free-bits mask
+ *               (the discretised logistic: the GEMM, then a kernel pairing location and scale)
+ *   statistics  batch means into the step's stats row; the free-bits mask. With K > 1 instead:
+ *               log p(x|z) per row; the log weights, their log-sum-exp (L_K) and normalised
+ *               weights alpha; each row's output gradient scaled by its alpha
  *   backward    per layer: the weight gradient as one GEMM whose extra row of ones gives the
  *               bias gradient (the bias follows its kernel in params), and the delta of the
  *               layer below as a GEMM with the activation's derivative fused
  *   latent grad d/d mu and d/d log sigma^2 through z and the KL (beta, warm-up, free bits)
  *   sigma grad  a learned Gaussian sigma's gradient (only then)
  *   norm        the global gradient norm (only with train.gradClip)
- *   adam        one update over every parameter, clipping folded in
+ *   finite      with train.skipNonFinite: NaN/Inf in the loss or any gradient (by their bits)
+ *               sets the skip flag while the allowance lasts, and the stats row's last column
+ *   adam        one update over every parameter, clipping folded in; nothing on a skipped
+ *               step, and after skips the CPU has not read yet, bias corrections for t - skips
  * 8 + 6 per hidden layer (forward, delta and weight gradient, in the encoder and the decoder):
- * 14 for 784-400-20, +1 with clipping, +1 for a learned sigma.
+ * 14 for 784-400-20, +1 with clipping, +1 for a learned sigma, +1 for the logistic, +2 for
+ * IWAE (any K), +1 with train.skipNonFinite.
  *
  * Steps and submits: `step()` records a step's dispatches into the open compute pass (no GPU
  * work, no allocation); after `stepsPerSubmit` steps, or at `flush()`, `readStats()` or
@@ -66,16 +75,18 @@ export { WebgpuEngine, EngineUnsupported } from './engine.js';
 /** What the engine needs to know about a training config to say whether it can run it. */
 export interface EngineRequest {
   spec: VaeSpec;
-  iwSamples: number;
-  skipNonFinite: number;
 }
 
-/** Whether the fused engine runs this config, and if not, why (said on the start line). */
+/** The likelihoods the kernels implement. */
+const LIKELIHOODS = ['bernoulli', 'gaussian', 'logistic'];
+
+/**
+ * Whether the fused engine runs this config, and if not, why (said on the start line). Sizes are
+ * checked against the device when the engine is made (EngineUnsupported).
+ */
 export function engineSupport(r: EngineRequest): { ok: true } | { ok: false; reason: string } {
   const no = (reason: string) => ({ ok: false as const, reason });
   if (r.spec.arch !== 'mlp') return no(`it runs mlp models only (model.arch is '${r.spec.arch}')`);
-  if (r.spec.likelihood !== 'bernoulli' && r.spec.likelihood !== 'gaussian') return no(`the ${r.spec.likelihood} likelihood is not in it yet`);
-  if (r.iwSamples > 1) return no('IWAE training (train.iwSamples > 1) is not in it yet');
-  if (r.skipNonFinite > 0) return no('train.skipNonFinite checks every step on the CPU, which the engine avoids');
+  if (!LIKELIHOODS.includes(r.spec.likelihood)) return no(`the ${r.spec.likelihood} likelihood is not in it`);
   return { ok: true };
 }

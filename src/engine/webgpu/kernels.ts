@@ -22,16 +22,27 @@ export interface Kernel {
 
 /** What the kernels need beside the plan. */
 export interface KernelOptions {
-  likelihood: { kind: 'bernoulli' } | { kind: 'gaussian'; sigma: number | 'learned' | 'learned-per-pixel' };
+  likelihood: { kind: 'bernoulli' } | { kind: 'gaussian'; sigma: number | 'learned' | 'learned-per-pixel' } | { kind: 'logistic' };
   binarize: 'dynamic' | 'none';
   /** images stored as bytes (4 per word, decoded through a table) rather than float32 words */
   byteImages: boolean;
   freeBits: number;
   gradClip: number | null;
+  /** train.skipNonFinite: how many non-finite steps to skip (their update left out) before the rest go through */
+  skipNonFinite: number;
   adam: { beta1: number; beta2: number; epsilon: number };
   keys: { binarize: number; eps: number };
-  /** statistics per step (4, or 5 with the gradient norm) */
-  statsWidth: number;
+}
+
+/**
+ * The columns of each step's statistics row: the objective's four, the gradient norm with
+ * clipping, and with train.skipNonFinite a last column that is 1 where the step was skipped.
+ */
+export function statsColumns(o: Pick<KernelOptions, 'gradClip' | 'skipNonFinite'>): { width: number; norm: number | null; skipped: number | null } {
+  let width = 4;
+  const norm = o.gradClip !== null ? width++ : null;
+  const skipped = o.skipNonFinite > 0 ? width++ : null;
+  return { width, norm, skipped };
 }
 
 /** A float32 literal (the value rounded to float32 and printed so that it reads back exactly). */
@@ -47,8 +58,8 @@ const u = (v: number) => `${v >>> 0}u`;
 const HEADER = /* wgsl */ `
 struct Step {
   rows: u32, start: u32, epoch: u32, gstep: u32,
-  row: u32, zero: u32, pad1: u32, pad2: u32,
-  klWeight: f32, stepSize: f32, invSqrtBc2: f32, pad3: f32,
+  row: u32, zero: u32, adamT: u32, knownSkips: u32,
+  klWeight: f32, stepSize: f32, invSqrtBc2: f32, lr: f32,
 }
 @group(0) @binding(0) var<storage, read_write> P: array<f32>;
 @group(0) @binding(1) var<storage, read_write> G: array<f32>;
@@ -67,6 +78,18 @@ fn sigmoid_(l: f32) -> f32 {
   if (l >= 0.0) { return 1.0 / (1.0 + exp(-l)); }
   let e = exp(l);
   return e / (1.0 + e);
+}
+fn softplus_(v: f32) -> f32 {
+  return max(v, 0.0) + log1p_(exp(-abs(v)));
+}
+fn nonfinite_(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) == 0x7f800000u;
+}
+// e^x - 1, accurate near 0 too
+fn expm1_(x: f32) -> f32 {
+  let e = exp(x);
+  if (e == 1.0) { return x; }
+  return (e - 1.0) * (x / log(e));
 }
 fn tanh_(v: f32) -> f32 {
   let e = exp(-2.0 * abs(v));
@@ -229,10 +252,40 @@ fn main(@builtin(local_invocation_index) li: u32) {
   return { label, code, groups: [1, 1] };
 }
 
+/** One workgroup of 64 threads per row (`row`, on a 2-D grid when one dimension is not enough), with `reduce(li, v)`. */
+function perRow(label: string, rows: number, body: string): Kernel {
+  const x = Math.min(rows, 65535);
+  const y = Math.ceil(rows / x);
+  const code = /* wgsl */ `${HEADER}
+var<workgroup> red: array<f32, 64>;
+fn reduce(li: u32, v: f32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (li < s) { red[li] += red[li + s]; }
+    workgroupBarrier();
+  }
+  return red[0];
+}
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let row = wg.x + wg.y * ${u(x)};
+  if (row >= ${u(rows)}) { return; }
+  ${body}
+}
+`;
+  return { label, code, groups: [x, y] };
+}
+
 /** Every kernel of one training step, in order. */
 export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
-  const { B, D, J, arena: ar } = plan;
+  const { B, D, J, K, R, arena: ar } = plan;
+  const iw = K > 1;
   const out: Kernel[] = [];
+  const cols = statsColumns(o);
+  const W = cols.width;
+  /** the example of decoder row r (sample k of example b is row k * B + b) */
+  const exampleOf = (r: string) => (iw ? `(${r} % ${u(B)})` : r);
 
   // 1. the batch: rows of the permutation, binarised on the fly
   const pixel = o.byteImages
@@ -257,10 +310,10 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   );
 
   // 2. encoder layers: act(x W + b)
-  const forward = (l: Layer) =>
+  const forward = (l: Layer, rows: number) =>
     gemm({
       label: `forward ${l.name}`,
-      M: B,
+      M: rows,
       N: l.outDim,
       K: l.inDim,
       a: (m, k) => `ACT[${u(l.input)} + ${m} * ${u(l.inDim)} + ${k}]`,
@@ -270,9 +323,11 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       epilogue: (m, n, acc) => `let v = ${acc} + P[${u(l.bias)} + ${n}];
         ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}] = ${activation(l.act, 'v')};`,
     });
-  for (const l of plan.encoder) out.push(forward(l));
+  for (const l of plan.encoder) out.push(forward(l, B));
 
-  // 3. the latent layer: mu, log sigma^2 (clipped), z = mu + sigma * eps, KL per dimension
+  // 3. the latent layer: mu, log sigma^2 (clipped), the KL per dimension, and for each of the K
+  // samples z = mu + sigma * eps (eps of sample k, example b, dimension j is draw (k n + b) J + j
+  // of the step, n the batch's examples: the order of a [K, n, J] array)
   const H = plan.headDim;
   const [lvMin, lvMax] = LOGVAR_RANGE.map(f32);
   out.push(
@@ -291,65 +346,75 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   m += P[${u(plan.mu.bias)} + j];
   l += P[${u(plan.logvar.bias)} + j];
   let lv = clamp(l, ${lvMin}, ${lvMax});
-  let e = rng_normal(${u(o.keys.eps)}, S.gstep, i);
+  let sd = exp(0.5 * lv);
   ACT[${u(ar.mu)} + i] = m;
   ACT[${u(ar.logvar)} + i] = l;
-  ACT[${u(ar.eps)} + i] = e;
-  ACT[${u(ar.z)} + i] = m + exp(0.5 * lv) * e;
-  ACT[${u(ar.kl)} + i] = 0.5 * ((m * m + exp(lv)) - (1.0 + lv));`,
+  ACT[${u(ar.kl)} + i] = 0.5 * ((m * m + exp(lv)) - (1.0 + lv));
+  for (var s = 0u; s < ${u(K)}; s++) {
+    let e = rng_normal(${u(o.keys.eps)}, S.gstep, (s * S.rows + b) * ${u(J)} + j);
+    let r = (s * ${u(B)} + b) * ${u(J)} + j;
+    ACT[${u(ar.eps)} + r] = e;
+    ACT[${u(ar.z)} + r] = m + sd * e;
+  }`,
       RNG_WGSL,
     ),
   );
 
-  // 4. decoder hidden layers, then the output layer fused with log p(x|z) and its gradient
+  // 4. decoder hidden layers (K * B rows), then the output layer fused with log p(x|z) and its
+  // gradient (the discretised logistic, with two outputs per pixel, takes a kernel of its own)
   const dec = plan.decoder;
-  for (const l of dec.slice(0, -1)) out.push(forward(l));
+  for (const l of dec.slice(0, -1)) out.push(forward(l, R));
   const last = dec[dec.length - 1];
   const lik = o.likelihood;
   const [lsMin, lsMax] = LOG_SIGMA_RANGE.map(f32);
-  let lossBody: string;
+  const lossEpilogue = (lossBody: string) => (m: string, n: string, acc: string) => `let v = ${acc} + P[${u(last.bias)} + ${n}];
+        let x = ACT[${u(ar.x)} + ${exampleOf(m)} * ${u(D)} + ${n}];
+        let valid = ${exampleOf(m)} < S.rows;
+        var lp = 0.0;
+        var dv = 0.0;
+        ${lossBody}
+        ACT[${u(ar.lp)} + ${m} * ${u(D)} + ${n}] = select(0.0, lp, valid);
+        ACT[${u(last.delta)} + ${m} * ${u(last.outDim)} + ${n}] = select(0.0, dv, valid);`;
+  let epilogue: Gemm['epilogue'];
   if (lik.kind === 'bernoulli') {
-    lossBody = `let sp = max(v, 0.0) + log1p_(exp(-abs(v)));
-        lp = x * v - sp;
-        dv = (sigmoid_(v) - x) / f32(S.rows);`;
-  } else {
+    epilogue = lossEpilogue(`lp = x * v - softplus_(v);
+        dv = (sigmoid_(v) - x) / f32(S.rows);`);
+  } else if (lik.kind === 'gaussian') {
     const ls =
       typeof lik.sigma === 'number' ? f32(Math.log(lik.sigma)) : `clamp(P[${u(plan.logSigma!.offset)}${lik.sigma === 'learned-per-pixel' ? ' + n' : ''}], ${lsMin}, ${lsMax})`;
-    lossBody = `let ls = ${ls};
+    epilogue = lossEpilogue(`let ls = ${ls};
         let si = exp(-ls);
         let zz = (x - v) * si;
         lp = -0.5 * ((zz * zz + 2.0 * ls) + ${f32(Math.log(2 * Math.PI))});
         dv = -(zz * si) / f32(S.rows);
-        ACT[${u(ar.sq)} + m * ${u(D)} + n] = select(0.0, zz * zz - 1.0, valid);`;
+        ACT[${u(ar.sq)} + m * ${u(D)} + n] = select(0.0, zz * zz - 1.0, valid);`);
+  } else {
+    // the outputs themselves; the loss kernel below pairs each pixel's location and log-scale
+    epilogue = (m, n, acc) => `ACT[${u(last.output)} + ${m} * ${u(last.outDim)} + ${n}] = ${acc} + P[${u(last.bias)} + ${n}];`;
   }
   out.push(
     gemm({
-      label: 'forward decoder.out with the loss',
-      M: B,
+      label: lik.kind === 'logistic' ? 'forward decoder.out' : 'forward decoder.out with the loss',
+      M: R,
       N: last.outDim,
       K: last.inDim,
       a: (m, k) => `ACT[${u(last.input)} + ${m} * ${u(last.inDim)} + ${k}]`,
       aKFast: true,
       b: (k, n) => `P[${u(last.kernel)} + ${k} * ${u(last.outDim)} + ${n}]`,
       bNFast: true,
-      epilogue: (m, n, acc) => `let v = ${acc} + P[${u(last.bias)} + ${n}];
-        let x = ACT[${u(ar.x)} + ${m} * ${u(D)} + ${n}];
-        let valid = ${m} < S.rows;
-        var lp = 0.0;
-        var dv = 0.0;
-        ${lossBody}
-        ACT[${u(ar.lp)} + ${m} * ${u(D)} + ${n}] = select(0.0, lp, valid);
-        ACT[${u(last.delta)} + ${m} * ${u(last.outDim)} + ${n}] = select(0.0, dv, valid);`,
+      epilogue,
     }),
   );
+  if (lik.kind === 'logistic') out.push(logisticLoss(plan));
 
-  // 5. statistics (and the free-bits mask the latent gradient needs)
-  const S = o.statsWidth;
+  // 5. statistics: batch means into the step's row; for the ELBO also the free-bits mask the
+  // latent gradient needs; for K > 1 first log p(x|z) per row, then the importance weights
   const fb = f32(o.freeBits);
-  out.push(
-    single(
-      'statistics',
-      `let n = S.rows;
+  if (!iw) {
+    out.push(
+      single(
+        'statistics',
+        `let n = S.rows;
   let nf = f32(n);
   var s = 0.0;
   for (var i = li; i < n * ${u(D)}; i += 256u) { s += ACT[${u(ar.lp)} + i]; }
@@ -368,32 +433,110 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   let klFree = reduce(li, kf);
   let klw = ${o.freeBits > 0 ? 'klFree' : 'kl'} * S.klWeight;
   if (li == 0u) {
-    let r = S.row * ${u(S)};
+    let r = S.row * ${u(W)};
     ST[r] = recon;
     ST[r + 1u] = kl;
     ST[r + 2u] = klw;
     ST[r + 3u] = recon - klw;
   }`,
-    ),
-  );
+      ),
+    );
+  } else {
+    out.push(
+      perRow(
+        'log p(x|z) per row',
+        R,
+        `var s = 0.0;
+  for (var d = li; d < ${u(D)}; d += 64u) { s += ACT[${u(ar.lp)} + row * ${u(D)} + d]; }
+  let t = reduce(li, s);
+  if (li == 0u) { ACT[${u(ar.rowLp)} + row] = t; }`,
+      ),
+    );
+    // log w_k = log p(x|z_k) + w (log p(z_k) - log q(z_k|x)) as the objective module writes it;
+    // alpha_k = softmax_k(log w_k), zero on rows past the batch; L_k = logsumexp_k - log K
+    const L2P = f32(Math.log(2 * Math.PI));
+    out.push(
+      single(
+        'importance weights',
+        `let n = S.rows;
+  let nf = f32(n);
+  var sr = 0.0;
+  var sk = 0.0;
+  var sb = 0.0;
+  for (var b = li; b < n; b += 256u) {
+    var mx = -3.4e38;
+    for (var s = 0u; s < ${u(K)}; s++) {
+      let r = s * ${u(B)} + b;
+      var pz = 0.0;
+      var qz = 0.0;
+      for (var j = 0u; j < ${u(J)}; j++) {
+        let z = ACT[${u(ar.z)} + r * ${u(J)} + j];
+        let lv = clamp(ACT[${u(ar.logvar)} + b * ${u(J)} + j], ${lvMin}, ${lvMax});
+        let d = z - ACT[${u(ar.mu)} + b * ${u(J)} + j];
+        pz += ${L2P} + z * z;
+        qz += (${L2P} + lv) + (d * d) / exp(lv);
+      }
+      let lpx = ACT[${u(ar.rowLp)} + r];
+      sr += lpx;
+      let lw = lpx + (-0.5 * pz - -0.5 * qz) * S.klWeight;
+      ACT[${u(ar.alpha)} + r] = lw;
+      mx = max(mx, lw);
+    }
+    var se = 0.0;
+    for (var s = 0u; s < ${u(K)}; s++) { se += exp(ACT[${u(ar.alpha)} + s * ${u(B)} + b] - mx); }
+    let lse = mx + log(se);
+    for (var s = 0u; s < ${u(K)}; s++) {
+      let r = s * ${u(B)} + b;
+      ACT[${u(ar.alpha)} + r] = exp(ACT[${u(ar.alpha)} + r] - lse);
+    }
+    sb += lse - ${f32(Math.log(K))};
+    for (var j = 0u; j < ${u(J)}; j++) { sk += ACT[${u(ar.kl)} + b * ${u(J)} + j]; }
+  }
+  for (var b = n + li; b < ${u(B)}; b += 256u) {
+    for (var s = 0u; s < ${u(K)}; s++) { ACT[${u(ar.alpha)} + s * ${u(B)} + b] = 0.0; }
+  }
+  let recon = reduce(li, sr) / (nf * ${f32(K)});
+  let kl = reduce(li, sk) / nf;
+  let bound = reduce(li, sb) / nf;
+  if (li == 0u) {
+    let r = S.row * ${u(W)};
+    ST[r] = recon;
+    ST[r + 1u] = kl;
+    ST[r + 2u] = kl * S.klWeight;
+    ST[r + 3u] = bound;
+  }`,
+      ),
+    );
+    // d loss / d log w_k = -alpha_k / n: scale each row's output gradient (and a learned
+    // sigma's per-pixel terms) by its weight
+    const scaleSq = plan.logSigma ? `if (i < ${u(R * D)}) { ACT[${u(ar.sq)} + i] *= ACT[${u(ar.alpha)} + i / ${u(D)}]; }` : '';
+    out.push(
+      elementwise(
+        'importance-weighted output gradient',
+        R * last.outDim,
+        `ACT[${u(last.delta)} + i] *= ACT[${u(ar.alpha)} + i / ${u(last.outDim)}];
+  ${scaleSq}`,
+      ),
+    );
+  }
 
   // 6. backward through the decoder: weight gradients (bias as an extra row of ones) and deltas
-  const weightGrad = (l: Layer) =>
+  const weightGrad = (l: Layer, rows: number) =>
     gemm({
       label: `weight gradient ${l.name}`,
       M: l.inDim + 1,
       N: l.outDim,
-      K: B,
+      K: rows,
       a: (m, k) => `select(ACT[${u(l.input)} + ${k} * ${u(l.inDim)} + min(${m}, ${u(l.inDim - 1)})], 1.0, ${m} == ${u(l.inDim)})`,
       aKFast: false,
       b: (k, n) => `ACT[${u(l.delta)} + ${k} * ${u(l.outDim)} + ${n}]`,
       bNFast: true,
       epilogue: (m, n, acc) => `G[${u(l.kernel)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc};`,
     });
-  const delta = (l: Layer, next: Layer) =>
+  const delta = (l: Layer, next: Layer, rows: number) =>
     gemm({
       label: `delta ${l.name}`,
-      M: B,
+      M: rows,
       N: l.outDim,
       K: next.outDim,
       a: (m, k) => `ACT[${u(next.delta)} + ${m} * ${u(next.outDim)} + ${k}]`,
@@ -404,32 +547,51 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
         ACT[${u(l.delta)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc} * ${activationGrad(l.act, 'y')};`,
     });
   for (let i = dec.length - 1; i >= 0; i--) {
-    out.push(weightGrad(dec[i]));
-    if (i > 0) out.push(delta(dec[i - 1], dec[i]));
+    out.push(weightGrad(dec[i], R));
+    if (i > 0) out.push(delta(dec[i - 1], dec[i], R));
   }
 
-  // 7. the latent layer's gradient: through z (from the first decoder layer) and the KL
+  // 7. the latent layer's gradient: through z (from the first decoder layer) and the KL term
+  // (ELBO: beta, warm-up, free bits) or the prior/posterior ratio in log w (K > 1)
   const d0 = dec[0];
+  const dzOf = (r: string) => `var dz = 0.0;
+    for (var k = 0u; k < ${u(d0.outDim)} + S.zero; k++) {
+      dz += ACT[${u(d0.delta)} + ${r} * ${u(d0.outDim)} + k] * P[${u(d0.kernel)} + j * ${u(d0.outDim)} + k];
+    }`;
   const mask = o.freeBits > 0 ? ` * ACT[${u(ar.freeMask)} + j]` : '';
+  const latentGrad = iw
+    ? // d/d mu = sum_k (dz_k + (w / n) alpha_k z_k); d/d logvar = sum_k (dz_k + (w / n) alpha_k z_k) eps_k sigma / 2 - (w / n) sum_k alpha_k / 2
+      `var gmu = 0.0;
+  var gz = 0.0;
+  var sa = 0.0;
+  for (var s = 0u; s < ${u(K)}; s++) {
+    let r = s * ${u(B)} + b;
+    ${dzOf('r')}
+    let a = ACT[${u(ar.alpha)} + r];
+    let t = dz + w * a * ACT[${u(ar.z)} + r * ${u(J)} + j];
+    gmu += t;
+    gz += t * ACT[${u(ar.eps)} + r * ${u(J)} + j];
+    sa += a;
+  }
+  let dmu = gmu;
+  let dlv = select(0.0, gz * (0.5 * exp(0.5 * lv)) - 0.5 * w * sa, inRange);`
+    : `${dzOf('b')}
+  let e = ACT[${u(ar.eps)} + i];
+  let dmu = dz + w * m;
+  let dlv = select(0.0, dz * e * (0.5 * exp(0.5 * lv)) + w * (0.5 * (exp(lv) - 1.0)), inRange);`;
   out.push(
     elementwise(
       'latent gradient',
       B * J,
       `let b = i / ${u(J)};
   let j = i % ${u(J)};
-  var dz = 0.0;
-  for (var k = 0u; k < ${u(d0.outDim)} + S.zero; k++) {
-    dz += ACT[${u(d0.delta)} + b * ${u(d0.outDim)} + k] * P[${u(d0.kernel)} + j * ${u(d0.outDim)} + k];
-  }
   let valid = b < S.rows;
-  let w = S.klWeight / f32(S.rows)${mask};
+  let w = S.klWeight / f32(S.rows)${iw ? '' : mask};
   let m = ACT[${u(ar.mu)} + i];
   let raw = ACT[${u(ar.logvar)} + i];
   let lv = clamp(raw, ${lvMin}, ${lvMax});
-  let e = ACT[${u(ar.eps)} + i];
-  let dmu = dz + w * m;
   let inRange = raw >= ${lvMin} && raw <= ${lvMax};
-  let dlv = select(0.0, dz * e * (0.5 * exp(0.5 * lv)) + w * (0.5 * (exp(lv) - 1.0)), inRange);
+  ${latentGrad}
   ACT[${u(ar.dlat)} + b * ${u(2 * J)} + j] = select(0.0, dmu, valid);
   ACT[${u(ar.dlat)} + b * ${u(2 * J)} + ${u(J)} + j] = select(0.0, dlv, valid);`,
     ),
@@ -469,21 +631,23 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
         }),
       );
     } else {
-      out.push(delta(l, enc[i + 1]));
+      out.push(delta(l, enc[i + 1], B));
     }
-    out.push(weightGrad(l));
+    out.push(weightGrad(l, B));
   }
 
-  // 9. a learned sigma's gradient: -(1/n) sum over the batch (and pixels) of (z^2 - 1)
+  // 9. a learned sigma's gradient: -(1/n) sum over the rows (and pixels) of (z^2 - 1), each row
+  // weighted by alpha for K > 1 (rows past the batch hold zeros)
   if (plan.logSigma && lik.kind === 'gaussian') {
     const ls = plan.logSigma;
+    const rows = iw ? u(R) : 'S.rows';
     const inRange = (r: string) => `${r} >= ${lsMin} && ${r} <= ${lsMax}`;
     if (ls.size === 1) {
       out.push(
         single(
           'sigma gradient',
           `var s = 0.0;
-  for (var i = li; i < S.rows * ${u(D)}; i += 256u) { s += ACT[${u(ar.sq)} + i]; }
+  for (var i = li; i < ${rows} * ${u(D)}; i += 256u) { s += ACT[${u(ar.sq)} + i]; }
   let t = reduce(li, s);
   if (li == 0u) {
     let r = P[${u(ls.offset)}];
@@ -497,7 +661,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
           'sigma gradient',
           D,
           `var s = 0.0;
-  for (var b = 0u; b < S.rows; b++) { s += ACT[${u(ar.sq)} + b * ${u(D)} + i]; }
+  for (var b = 0u; b < ${rows}; b++) { s += ACT[${u(ar.sq)} + b * ${u(D)} + i]; }
   let r = P[${u(ls.offset)} + i];
   G[${u(ls.offset)} + i] = select(0.0, -s / f32(S.rows), ${inRange('r')});`,
         ),
@@ -506,7 +670,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   }
 
   // 10. the global gradient norm, for clipping (and the statistics)
-  if (o.gradClip !== null) {
+  if (cols.norm !== null) {
     out.push(
       single(
         'gradient norm',
@@ -515,28 +679,140 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   let t = sqrt(reduce(li, s));
   if (li == 0u) {
     ACT[${u(ar.norm)}] = t;
-    ST[S.row * ${u(S)} + 4u] = t;
+    ST[S.row * ${u(W)} + ${u(cols.norm)}] = t;
   }`,
       ),
     );
   }
 
-  // 11. Adam over every parameter at once (PyTorch's rule, the same float32 operations as adam.ts)
+  // 11. train.skipNonFinite: a step whose loss or any gradient is NaN or infinite (its bits, so
+  // no compiler can assume them away) is skipped, until the allowance is spent
+  if (cols.skipped !== null) {
+    out.push(
+      single(
+        'finite check',
+        `var bad = 0.0;
+  for (var i = li; i < ${u(plan.P)} + S.zero; i += 256u) { if (nonfinite_(G[i])) { bad = 1.0; } }
+  let t = reduce(li, bad);
+  if (li == 0u) {
+    let r = S.row * ${u(W)};
+    let count = ACT[${u(ar.norm + 2)}];
+    let skip = (t > 0.0 || nonfinite_(ST[r + 3u])) && count < ${f32(o.skipNonFinite)};
+    ACT[${u(ar.norm + 1)}] = select(0.0, 1.0, skip);
+    ACT[${u(ar.norm + 2)}] = count + select(0.0, 1.0, skip);
+    ST[r + ${u(cols.skipped)}] = select(0.0, 1.0, skip);
+  }`,
+      ),
+    );
+  }
+
+  // 12. Adam over every parameter at once (PyTorch's rule, the same float32 operations as adam.ts);
+  // after a skip the GPU knows of before the CPU does, Adam's step count is one lower per skip
   const a = o.adam;
   const clip = o.gradClip !== null ? `g = g * (${f32(o.gradClip)} / max(ACT[${u(ar.norm)}], ${f32(o.gradClip)}));` : '';
+  const skipped =
+    cols.skipped === null
+      ? ''
+      : `if (ACT[${u(ar.norm + 1)}] != 0.0) { return; }
+  let extra = ACT[${u(ar.norm + 2)}] - f32(S.knownSkips);
+  if (extra > 0.0) {
+    let t = f32(S.adamT) - extra;
+    stepSize = S.lr / one_minus_pow_(${f32(Math.log(a.beta1))}, t);
+    invSqrtBc2 = 1.0 / sqrt(one_minus_pow_(${f32(Math.log(a.beta2))}, t));
+  }`;
   out.push(
     elementwise(
       'adam',
       plan.P,
-      `var g = G[i];
+      `var stepSize = S.stepSize;
+  var invSqrtBc2 = S.invSqrtBc2;
+  ${skipped}
+  var g = G[i];
   ${clip}
   let m1 = MV[i] * ${f32(a.beta1)} + g * ${f32(1 - a.beta1)};
   let v1 = MV[${u(plan.P)} + i] * ${f32(a.beta2)} + (g * g) * ${f32(1 - a.beta2)};
   MV[i] = m1;
   MV[${u(plan.P)} + i] = v1;
-  let denom = sqrt(v1) * S.invSqrtBc2 + ${f32(a.epsilon)};
-  P[i] = P[i] - (m1 / denom) * S.stepSize;`,
+  let denom = sqrt(v1) * invSqrtBc2 + ${f32(a.epsilon)};
+  P[i] = P[i] - (m1 / denom) * stepSize;`,
+      cols.skipped === null
+        ? ''
+        : `// 1 - beta^t = -expm1(t ln beta), accurate for beta near 1
+fn one_minus_pow_(lnBeta: f32, t: f32) -> f32 {
+  return -expm1_(t * lnBeta);
+}`,
     ),
   );
   return out;
+}
+
+/**
+ * The discretised logistic's log p(x|z) per pixel and its gradient with respect to the pixel's
+ * location and raw log-scale (the two halves of the output row), as the likelihood module writes
+ * it: the end bins as log sigma(.) and log(1 - sigma(.)), inner bins as the log of a CDF
+ * difference, or the density times the bin width where that difference is under 1e-5.
+ */
+function logisticLoss(plan: Plan): Kernel {
+  const { B, D, K, R, arena: ar } = plan;
+  const last = plan.decoder[plan.decoder.length - 1];
+  const h = 0.5 / 255;
+  const b = K > 1 ? `(r % ${u(B)})` : 'r';
+  return elementwise(
+    'log p(x|z), discretised logistic',
+    R * D,
+    `let r = i / ${u(D)};
+  let d = i % ${u(D)};
+  let valid = ${b} < S.rows;
+  let o = ${u(last.output)} + r * ${u(2 * D)} + d;
+  let loc = ACT[o];
+  let raw = ACT[o + ${u(D)}];
+  let x = ACT[${u(ar.x)} + ${b} * ${u(D)} + d];
+  let ls = max(raw, -7.0);
+  let s = exp(-ls);
+  let c = x - loc;
+  let pin = s * (c + ${f32(h)});
+  let min_ = s * (c - ${f32(h)});
+  let mid = s * c;
+  // lp and its derivatives with respect to c = x - loc and to 1/s (through pin, min and mid)
+  var lp = 0.0;
+  var dc = 0.0;
+  var dinv = 0.0;
+  var dls = 0.0;
+  if (x < ${f32(h)}) {
+    lp = pin - softplus_(pin);
+    let gp = sigmoid_(-pin);
+    dc = s * gp;
+    dinv = gp * (c + ${f32(h)});
+  } else if (x > ${f32(1 - h)}) {
+    lp = -softplus_(min_);
+    let gm = -sigmoid_(min_);
+    dc = s * gm;
+    dinv = gm * (c - ${f32(h)});
+  } else {
+    // sigma(pin) - sigma(min) without the cancellation: sigma(pin) sigma(-min) (1 - e^(-2h/s)),
+    // as the likelihood module writes it
+    let e = -expm1_(s * ${f32(-2 * h)});
+    let cdf = (sigmoid_(pin) * sigmoid_(-min_)) * e;
+    if (cdf - ${f32(1e-5)} > 0.0) {
+      lp = log(max(cdf, ${f32(1e-12)}));
+      let gp = sigmoid_(-pin);
+      let gm = -sigmoid_(min_);
+      dc = s * (gp + gm);
+      dinv = (gp * (c + ${f32(h)}) + gm * (c - ${f32(h)})) + ${f32(2 * h)} * (exp(s * ${f32(-2 * h)}) / e);
+    } else {
+      lp = ((mid - ls) - 2.0 * softplus_(mid)) - ${f32(Math.log(255))};
+      let gd = 1.0 - 2.0 * sigmoid_(mid);
+      dc = s * gd;
+      dinv = gd * c;
+      dls = -1.0;
+    }
+  }
+  let nf = f32(S.rows);
+  let dloc = -dc;
+  dls += -s * dinv;
+  ACT[${u(ar.lp)} + i] = select(0.0, lp, valid);
+  let t = ${u(last.delta)} + r * ${u(2 * D)} + d;
+  ACT[t] = select(0.0, -dloc / nf, valid);
+  ACT[t + ${u(D)}] = select(0.0, select(0.0, -dls / nf, raw >= -7.0), valid);`,
+  );
 }

@@ -27,9 +27,14 @@ export interface Layer extends Dense {
 
 export interface Plan {
   spec: VaeSpec;
+  /** examples per step (the batch size) */
   B: number;
   D: number;
   J: number;
+  /** latent samples per example (train.iwSamples; 1 for the ELBO) */
+  K: number;
+  /** rows through the decoder: K * B, row k * B + b for sample k of example b */
+  R: number;
   /** parameters: names, shapes and offsets, in checkpoint order; P floats in all */
   params: { name: string; shape: number[]; offset: number; size: number }[];
   P: number;
@@ -48,24 +53,28 @@ export interface Plan {
     x: number;
     mu: number;
     logvar: number; // before clipping
+    /** [R, J] */
     eps: number;
     z: number;
     kl: number; // [B, J] per-dimension KL
     /** [B, 2J]: gradients with respect to mu, then to logvar (before clipping) */
     dlat: number;
-    /** [B, D]: per-pixel log p(x|z) */
+    /** [R, D]: per-pixel log p(x|z) */
     lp: number;
-    /** [B, D]: for a learned sigma, (x - mean)^2 / sigma^2 - 1 */
+    /** [R, D]: for a learned sigma, (x - mean)^2 / sigma^2 - 1 */
     sq: number;
+    /** [R]: log p(x|z_k) per row, then (K > 1) log w_k, then its weight softmax_k(log w_k) */
+    rowLp: number;
+    alpha: number;
     /** [J]: 1 where a dimension's batch-mean KL is above the free-bits floor */
     freeMask: number;
-    /** [1]: the global gradient norm */
+    /** [4]: the global gradient norm; 1 when this step's update is skipped (non-finite); the skips so far */
     norm: number;
     size: number;
   };
 }
 
-export function makePlan(spec: VaeSpec, batch: number): Plan {
+export function makePlan(spec: VaeSpec, batch: number, iwSamples = 1): Plan {
   if (spec.arch !== 'mlp') throw new Error('the fused engine runs mlp models only');
   const shapes = expectedShapes(spec);
   const params: Plan['params'] = [];
@@ -90,6 +99,8 @@ export function makePlan(spec: VaeSpec, batch: number): Plan {
   const B = batch;
   const D = spec.inputDim;
   const J = spec.latentDim;
+  const K = iwSamples;
+  const R = K * B;
   let size = 0;
   const alloc = (n: number) => {
     const o = size;
@@ -97,12 +108,12 @@ export function makePlan(spec: VaeSpec, batch: number): Plan {
     return o;
   };
   const x = alloc(B * D);
-  const layer = (name: string, input: number, act: Layer['act']): Layer => {
+  const layer = (name: string, input: number, act: Layer['act'], rows: number): Layer => {
     const d = dense(name);
-    return { ...d, input, output: alloc(B * d.outDim), delta: alloc(B * d.outDim), act };
+    return { ...d, input, output: alloc(rows * d.outDim), delta: alloc(rows * d.outDim), act };
   };
   const encoder: Layer[] = [];
-  spec.hidden.forEach((_, i) => encoder.push(layer(`encoder.hidden${i}`, i === 0 ? x : encoder[i - 1].output, spec.activation)));
+  spec.hidden.forEach((_, i) => encoder.push(layer(`encoder.hidden${i}`, i === 0 ? x : encoder[i - 1].output, spec.activation, B)));
   const mu = dense('encoder.mu');
   const logvar = dense('encoder.logvar');
   if (logvar.kernel !== mu.bias + J) throw new Error('the heads are not contiguous');
@@ -110,21 +121,23 @@ export function makePlan(spec: VaeSpec, batch: number): Plan {
     x,
     mu: alloc(B * J),
     logvar: alloc(B * J),
-    eps: alloc(B * J),
-    z: alloc(B * J),
+    eps: alloc(R * J),
+    z: alloc(R * J),
     kl: alloc(B * J),
     dlat: alloc(B * 2 * J),
     lp: 0,
     sq: 0,
+    rowLp: alloc(R),
+    alpha: alloc(R),
     freeMask: alloc(J),
     norm: alloc(4),
     size: 0,
   };
   const decoder: Layer[] = [];
-  spec.hidden.forEach((_, i) => decoder.push(layer(`decoder.hidden${i}`, i === 0 ? arena.z : decoder[i - 1].output, spec.activation)));
-  decoder.push(layer('decoder.out', decoder.length ? decoder[decoder.length - 1].output : arena.z, 'linear'));
-  arena.lp = alloc(B * D);
-  arena.sq = alloc(B * D);
+  spec.hidden.forEach((_, i) => decoder.push(layer(`decoder.hidden${i}`, i === 0 ? arena.z : decoder[i - 1].output, spec.activation, R)));
+  decoder.push(layer('decoder.out', decoder.length ? decoder[decoder.length - 1].output : arena.z, 'linear', R));
+  arena.lp = alloc(R * D);
+  arena.sq = alloc(R * D);
   arena.size = size;
   const ls = params.find((p) => p.name === 'likelihood.logSigma');
   return {
@@ -132,6 +145,8 @@ export function makePlan(spec: VaeSpec, batch: number): Plan {
     B,
     D,
     J,
+    K,
+    R,
     params,
     P,
     encoder,
