@@ -28,6 +28,14 @@ export interface StepProfile {
   netBytesPerStep: number;
   /** webgpu only: CPU-GPU traffic per step (uploads, buffer allocations, dispatches, submits, readbacks) */
   gpuPerStep?: GpuCounters;
+  /**
+   * webgpu only: milliseconds the CPU spends issuing one step (inside the step call: recording
+   * or enqueueing its kernels and submits, not waiting for the GPU). A GPU cannot run steps faster
+   * than this, whatever its speed.
+   */
+  issueMsPerStep?: number;
+  /** the fused engine with --profile: GPU microseconds per kernel per step (null: the adapter has no timestamp queries) */
+  kernelUs?: { label: string; us: number }[] | null;
 }
 
 export interface StepBench {
@@ -49,7 +57,12 @@ export const median = (xs: number[]): number => {
  * On webgpu the fused engine times the steps, as `vae train` runs them (opts.tfjs: tfjs-webgpu
  * op by op); `say` gets the line saying which.
  */
-export async function prepareStepBench(report: BackendReport, cfg: Config, warmup: number, opts: { tfjs: boolean; say: (line: string) => void }): Promise<StepBench> {
+export async function prepareStepBench(
+  report: BackendReport,
+  cfg: Config,
+  warmup: number,
+  opts: { tfjs: boolean; profile?: boolean; say: (line: string) => void },
+): Promise<StepBench> {
   const train = (await loadSplits(cfg.data, ['train'])).train;
   const vae = createVaeForConfig(cfg, train);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
@@ -60,11 +73,14 @@ export async function prepareStepBench(report: BackendReport, cfg: Config, warmu
   const steps = task.stepsInEpoch(0);
   const B = Math.min(cfg.train.batchSize, train.n);
   let i = 0;
+  let issueMs = 0;
   const run = async (n: number) => {
     const pending: tf.Tensor[] = [];
     let unread = 0;
     for (let k = 0; k < n; k++, i++) {
+      const t0 = performance.now();
       const r = await task.step(0, i % steps);
+      issueMs += performance.now() - t0;
       if (r.stats) pending.push(r.stats);
       unread++;
       await yieldToEvents(); // Ctrl-C and the spinner, as in training (a few microseconds a step)
@@ -85,8 +101,10 @@ export async function prepareStepBench(report: BackendReport, cfg: Config, warmu
   await run(warmup);
   const kernelCounts: Record<string, number> = {};
   let prof = { kernels: [] as { name: string }[], newTensors: 0, newBytes: 0 };
+  let kernelUs: StepProfile['kernelUs'];
   if (fused.task) {
     for (const label of fused.task.engine.kernelLabels) kernelCounts[label] = (kernelCounts[label] ?? 0) + 1;
+    if (opts.profile) kernelUs = await fused.task.profile(0, i++ % steps, 10);
     prof.kernels = fused.task.engine.kernelLabels.map((name) => ({ name }));
   } else {
     prof = await tf.profile(async () => {
@@ -96,14 +114,17 @@ export async function prepareStepBench(report: BackendReport, cfg: Config, warmu
   }
   // CPU-GPU traffic of the training loop's own rhythm (reads every logEvery steps)
   let gpuPerStep: GpuCounters | undefined;
+  let issueMsPerStep: number | undefined;
   if (report.name === 'webgpu') {
     const n = Math.max(cfg.train.logEvery, 10);
     const start = gpuCounters();
+    issueMs = 0;
     await run(n);
     gpuPerStep = gpuCountersPerStep(start, n);
+    issueMsPerStep = issueMs / n;
   }
   return {
-    info: { backend: fused.task ? 'webgpu (fused)' : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep },
+    info: { backend: fused.task ? 'webgpu (fused)' : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep, issueMsPerStep, kernelUs },
     async time(n) {
       const t0 = performance.now();
       await run(n);

@@ -22,6 +22,7 @@ interface BenchOptions {
   python?: string;
   torchDevice?: string;
   tfjs?: boolean;
+  profile?: boolean;
   quiet?: boolean;
   verbose?: boolean;
   eval?: boolean;
@@ -60,6 +61,7 @@ export function registerBench(program: Command): void {
     .option('--python <exe>', 'python for --torch (default: the first of $VAE_PYTHON, python3, /usr/bin/python3 that imports torch)')
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
     .option('--tfjs', 'on webgpu: time tfjs-webgpu op by op instead of the fused engine')
+    .option('--profile', "on webgpu's fused engine: GPU time of each kernel (timestamp queries)")
     .option('--json', 'print JSON on stdout')
     .option('--eval', "time `vae eval`'s importance sampler instead (decoder rows per second)")
     .option('-r, --run <dir>', 'with --eval: the trained run to time (default: the config\'s freshly initialised model)')
@@ -93,7 +95,7 @@ export function registerBench(program: Command): void {
       for (const name of names) {
         const report = await selectBackend(name);
         log.status(`preparing ${report.name}: ${opts.warmup} warm-up steps at batch ${cfg.train.batchSize}`);
-        const bench = await prepareStepBench(report, cfg, opts.warmup, { tfjs: opts.tfjs ?? false, say: (line) => log.info(line) });
+        const bench = await prepareStepBench(report, cfg, opts.warmup, { tfjs: opts.tfjs ?? false, profile: opts.profile, say: (line) => log.info(line) });
         const runs: number[] = [];
         const paired: number[] = [];
         for (let r = 0; r < opts.repeat; r++) {
@@ -159,8 +161,20 @@ export function registerBench(program: Command): void {
       for (const x of rows.filter((r) => r.gpuPerStep)) {
         const g = x.gpuPerStep!;
         process.stderr.write(
-          `${x.backend} per step: ${fmt(g.uploads, 1)} uploads (${fmt(g.uploadBytes / 1024, 1)} KiB), ${fmt(g.buffersCreated, 1)} GPU buffer allocations, ${fmt(g.dispatches, 1)} dispatches, ${fmt(g.submits, 3)} submits, ${fmt(g.readbacks, 3)} readbacks\n`,
+          `${x.backend} per step: ${fmt(g.uploads, 1)} uploads (${fmt(g.uploadBytes / 1024, 1)} KiB), ${fmt(g.buffersCreated, 1)} GPU buffer allocations, ${fmt(g.dispatches, 1)} dispatches, ${fmt(g.submits, 3)} submits, ${fmt(g.readbacks, 3)} readbacks; ${fmt(x.issueMsPerStep ?? NaN, 3)} ms in the step call (issuing it)\n`,
         );
+      }
+      if (opts.profile) {
+        for (const x of rows) {
+          if (!x.kernelUs) {
+            log.warn(`${x.backend}: no kernel profile (${x.kernelUs === null ? 'the adapter has no timestamp queries' : '--profile times the fused webgpu engine only'})`);
+            continue;
+          }
+          const total = x.kernelUs.reduce((a, k) => a + k.us, 0);
+          const table = x.kernelUs.map((k) => [k.label, fmt(k.us, 1), `${fmt((100 * k.us) / total, 1)}%`]);
+          table.push(['all kernels', fmt(total, 1), `(${fmt(total / 1000 / x.msPerStep, 2)} of the step's wall time)`]);
+          process.stderr.write(`${x.backend}, GPU time per kernel (median of 10 steps, each kernel in a pass of its own):\n${renderTable(['kernel', 'us', 'share'], table)}\n`);
+        }
       }
     });
 }

@@ -13,7 +13,7 @@ import { dimOf, type ImageSet } from '../data/dataset.js';
 import { fillRows, staticRng, type Binarize } from '../data/batches.js';
 import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
-import { engineSupport, EngineUnsupported, WebgpuEngine } from '../engine/webgpu/index.js';
+import { engineSupport, EngineUnsupported, WebgpuEngine, type StepValues } from '../engine/webgpu/index.js';
 import { webgpuDevice, webgpuDeviceError } from '../backend/webgpu/loader.js';
 import type { BackendReport } from '../backend/index.js';
 import { trainingBinarization } from '../model/eval-protocol.js';
@@ -26,6 +26,8 @@ export interface FusedTask extends TrainTask {
   engine: WebgpuEngine;
   rngState(): { eps: ReturnType<Rng['state']>; bin: null };
   readStats(count: number): Promise<{ values: Float32Array; skipped: ReadonlySet<number> }>;
+  /** GPU microseconds per kernel over `steps` steps like step `index` of `epoch` (vae bench --profile); null without timestamp queries. */
+  profile(epoch: number, index: number, steps: number): Promise<{ label: string; us: number }[] | null>;
   syncModel(): Promise<void>;
   dispose(): void;
 }
@@ -99,39 +101,44 @@ export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: 
   let unread: { epoch: number; index: number }[] = [];
   let skips = 0;
   const width = trainStatNames(cfg).length;
+  /** What step i of epoch needs from the CPU, with Adam's step count as it is now. */
+  const valuesAt = (epoch: number, i: number): StepValues => {
+    if (orderEpoch !== epoch) {
+      // the same seeded order as EpochBatches
+      engine.setOrder(Rng.derive(t.seed, 'order', epoch).permutation(train.n));
+      orderEpoch = epoch;
+    }
+    const start = i * t.batchSize;
+    const globalStep = epoch * stepsPerEpoch + i;
+    const lr = learningRateAt(t, epoch, i, stepsPerEpoch);
+    adam.lr = lr;
+    return {
+      rows: Math.min(t.batchSize, train.n - start),
+      start,
+      epoch,
+      globalStep,
+      klWeight: klWeightAt(globalStep, t.beta, warmupSteps),
+      stepSize: adam.t > 0 ? lr / (1 - adam.beta1 ** adam.t) : 0,
+      invSqrtBc2: adam.t > 0 ? 1 / Math.sqrt(1 - adam.beta2 ** adam.t) : 1,
+      adamT: adam.t,
+      lr,
+      knownSkips: skips,
+    };
+  };
   return {
     engine,
     statNames: trainStatNames(cfg),
     stepsInEpoch: () => stepsPerEpoch,
     rngState: () => ({ eps: epsRng.state(), bin: null }),
     step(epoch, i) {
-      if (orderEpoch !== epoch) {
-        // the same seeded order as EpochBatches
-        engine.setOrder(Rng.derive(t.seed, 'order', epoch).permutation(train.n));
-        orderEpoch = epoch;
-      }
-      const start = i * t.batchSize;
-      const rows = Math.min(t.batchSize, train.n - start);
-      const globalStep = epoch * stepsPerEpoch + i;
       // Adam's step count and bias corrections exactly as Adam.apply computes them
       adam.t += 1;
-      const lr = learningRateAt(t, epoch, i, stepsPerEpoch);
-      adam.lr = lr;
-      engine.step({
-        rows,
-        start,
-        epoch,
-        globalStep,
-        klWeight: klWeightAt(globalStep, t.beta, warmupSteps),
-        stepSize: lr / (1 - adam.beta1 ** adam.t),
-        invSqrtBc2: 1 / Math.sqrt(1 - adam.beta2 ** adam.t),
-        adamT: adam.t,
-        lr,
-        knownSkips: skips,
-      });
+      const values = valuesAt(epoch, i);
+      engine.step(values);
       unread.push({ epoch, index: i });
-      return { stats: null, examples: rows };
+      return { stats: null, examples: values.rows };
     },
+    profile: (epoch, i, steps) => engine.profile(valuesAt(epoch, i), steps),
     async readStats(count) {
       const raw = await engine.readStats();
       const w = engine.statsWidth;

@@ -226,13 +226,7 @@ export class WebgpuEngine {
       this.pass = this.encoder.beginComputePass({ label: 'training steps' });
     }
     const row = this.window;
-    const u32 = new Uint32Array(this.uniforms, row * ROW, STEP_BYTES / 4);
-    const f = new Float32Array(this.uniforms, row * ROW, STEP_BYTES / 4);
-    u32.set([s.rows, s.start, s.epoch, s.globalStep >>> 0, this.unread, 0, s.adamT ?? 0, s.knownSkips ?? 0]);
-    f[8] = s.klWeight;
-    f[9] = s.stepSize;
-    f[10] = s.invSqrtBc2;
-    f[11] = s.lr ?? 0;
+    this.pack(row, s);
     const pass = this.pass;
     pass.setBindGroup(0, this.bindGroup, [row * ROW]);
     for (const k of this.kernels) {
@@ -244,6 +238,64 @@ export class WebgpuEngine {
     this.window++;
     this.unread++;
     if (this.window >= this.opts.stepsPerSubmit) this.submit();
+  }
+
+  /** Write a step's values into row `row` of the uniform staging copy (its statistics go to row `unread`). */
+  private pack(row: number, s: StepValues): void {
+    const u32 = new Uint32Array(this.uniforms, row * ROW, STEP_BYTES / 4);
+    const f = new Float32Array(this.uniforms, row * ROW, STEP_BYTES / 4);
+    u32.set([s.rows, s.start, s.epoch, s.globalStep >>> 0, this.unread, 0, s.adamT ?? 0, s.knownSkips ?? 0]);
+    f[8] = s.klWeight;
+    f[9] = s.stepSize;
+    f[10] = s.invSqrtBc2;
+    f[11] = s.lr ?? 0;
+  }
+
+  /**
+   * GPU time of each kernel over `steps` real training steps with the values `s` (they train:
+   * the weights move as in any step), each kernel in a compute pass of its own with timestamps
+   * at its start and end: the median per kernel, in microseconds, in step order. Null when the
+   * device has no timestamp queries. For `vae bench --profile`; training never calls it.
+   */
+  async profile(s: StepValues, steps: number): Promise<{ label: string; us: number }[] | null> {
+    if (!this.device.features.has('timestamp-query')) return null;
+    if (this.unread >= this.opts.statsCapacity) throw new Error('read the statistics before profiling');
+    this.flush();
+    const n = this.kernels.length;
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * n });
+    const resolved = this.device.createBuffer({ label: 'timestamps', size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = this.device.createBuffer({ label: 'timestamps readback', size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const times: number[][] = this.kernels.map(() => []);
+    try {
+      for (let r = 0; r < steps; r++) {
+        this.pack(0, s);
+        this.device.queue.writeBuffer(this.buffers.uniform, 0, this.uniforms, 0, ROW);
+        const enc = this.device.createCommandEncoder({ label: 'profiled step' });
+        this.kernels.forEach((k, i) => {
+          const pass = enc.beginComputePass({ label: k.label, timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+          pass.setBindGroup(0, this.bindGroup, [0]);
+          pass.setPipeline(k.pipeline);
+          pass.dispatchWorkgroups(k.groups[0], k.groups[1]);
+          pass.end();
+        });
+        enc.resolveQuerySet(querySet, 0, 2 * n, resolved, 0);
+        enc.copyBufferToBuffer(resolved, 0, read, 0, 16 * n);
+        this.device.queue.submit([enc.finish()]);
+        this.counts.submits++;
+        await read.mapAsync(GPUMapMode.READ);
+        const t = new BigUint64Array(read.getMappedRange().slice(0));
+        read.unmap();
+        for (let i = 0; i < n; i++) times[i].push(Number(t[2 * i + 1] - t[2 * i]) / 1000);
+      }
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      read.destroy();
+    }
+    const err = this.deviceError();
+    if (err) throw new RuntimeFailure(`the GPU reported an error while profiling: ${err}`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    return this.kernels.map((k, i) => ({ label: k.label, us: median(times[i]) }));
   }
 
   /** Submit the recorded steps, with extra copies appended to the same command buffer. */

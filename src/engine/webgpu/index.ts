@@ -70,7 +70,7 @@
  */
 import type { VaeSpec } from '../../model/vae.js';
 
-export { WebgpuEngine, EngineUnsupported } from './engine.js';
+export { WebgpuEngine, EngineUnsupported, type StepValues } from './engine.js';
 
 /** What the engine needs to know about a training config to say whether it can run it. */
 export interface EngineRequest {
