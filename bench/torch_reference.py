@@ -3,9 +3,11 @@
 report a ratio measured under the same machine load.
 
 The model is the one configs/mnist.json trains: encoder 784-H...-(J mean, J log-variance) and
-decoder J-...H-784 with ReLU hidden layers, a Bernoulli likelihood on logits, the closed-form
-Gaussian KL (docs/maths.md), and the loss summed over pixels and latent dimensions and averaged
-over the batch; Adam with learning rate 1e-3. Data: the MNIST training images scaled to [0, 1].
+decoder J-...H-784 with ReLU hidden layers (or --activation), a Bernoulli likelihood on logits,
+the closed-form Gaussian KL (docs/maths.md), and the loss summed over pixels and latent
+dimensions and averaged over the batch; with --iw-samples k > 1 the IWAE bound L_k instead
+(k samples per example, as configs/mnist-iwae.json trains); Adam with learning rate 1e-3.
+Data: the MNIST training images scaled to [0, 1].
 
 What is timed: whole optimisation steps (forward, backward, Adam) after a few warm-up steps,
 with the device synchronised before the clock is read; with --epoch also one shuffled epoch.
@@ -20,6 +22,7 @@ python3-numpy`. `vae bench --torch` finds this file and a Python that imports to
 """
 import argparse
 import json
+import math
 import time
 
 import numpy as np
@@ -37,6 +40,8 @@ def parse_args():
     p.add_argument('--warmup', type=int, default=5, help='untimed steps first')
     p.add_argument('--hidden', default='400', help='hidden widths, comma-separated (e.g. 512,256)')
     p.add_argument('--latent', type=int, default=20)
+    p.add_argument('--activation', default='relu', choices=sorted(ACTIVATIONS), help='hidden layers\' activation')
+    p.add_argument('--iw-samples', type=int, default=1, help='k > 1: train the IWAE bound L_k')
     p.add_argument('--epoch', action='store_true', help='also time one full shuffled epoch')
     p.add_argument('--images', required=True, help='MNIST training images (IDX file)')
     return p.parse_args()
@@ -48,26 +53,49 @@ def read_idx_images(path):
     return raw[16:16 + n * h * w].reshape(n, h * w).astype(np.float32) / 255.0
 
 
-def mlp(sizes):
+# vae's activations (leaky_relu with slope 0.2)
+ACTIVATIONS = {'relu': nn.ReLU, 'tanh': nn.Tanh, 'elu': nn.ELU, 'leaky_relu': lambda: nn.LeakyReLU(0.2)}
+
+
+def mlp(sizes, activation):
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
 class MlpVae(nn.Module):
-    def __init__(self, d, hidden, j):
+    def __init__(self, d, hidden, j, activation):
         super().__init__()
         self.j = j
-        self.encoder = mlp([d, *hidden, 2 * j])
-        self.decoder = mlp([j, *reversed(hidden), d])
+        self.encoder = mlp([d, *hidden, 2 * j], activation)
+        self.decoder = mlp([j, *reversed(hidden), d], activation)
 
-    def forward(self, x):
-        mu, logvar = self.encoder(x).split(self.j, dim=1)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.decoder(z), mu, logvar
+    def encode(self, x):
+        return self.encoder(x).split(self.j, dim=1)
+
+
+def elbo_loss(model, x):
+    mu, logvar = model.encode(x)
+    z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    recon = F.binary_cross_entropy_with_logits(model.decoder(z), x, reduction='sum')
+    kl = -0.5 * torch.sum(1 + logvar - mu * mu - logvar.exp())
+    return (recon + kl) / x.shape[0]
+
+
+def iwae_loss(model, x, k):
+    """-L_k averaged over the batch: log w = log p(x|z) + log p(z) - log q(z|x), z ~ q, k per example."""
+    mu, logvar = model.encode(x)
+    eps = torch.randn((k, *mu.shape), device=x.device)
+    z = mu + eps * torch.exp(0.5 * logvar)
+    logits = model.decoder(z.reshape(-1, model.j)).reshape(k, x.shape[0], -1)
+    log_px = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction='none').sum(-1)
+    # log p(z) - log q(z|x); the 2 pi terms cancel
+    log_ratio = (-0.5 * z * z + 0.5 * eps * eps + 0.5 * logvar).sum(-1)
+    bound = torch.logsumexp(log_px + log_ratio, 0) - math.log(k)
+    return -bound.mean()
 
 
 def main():
@@ -77,14 +105,12 @@ def main():
     x_all = torch.from_numpy(read_idx_images(a.images)).to(a.device)
     n, d = x_all.shape
     b = a.batch
-    model = MlpVae(d, [int(h) for h in a.hidden.split(',')], a.latent).to(a.device)
+    hidden = [int(h) for h in a.hidden.split(',') if h]
+    model = MlpVae(d, hidden, a.latent, a.activation).to(a.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(x):
-        logits, mu, logvar = model(x)
-        recon = F.binary_cross_entropy_with_logits(logits, x, reduction='sum')
-        kl = -0.5 * torch.sum(1 + logvar - mu * mu - logvar.exp())
-        loss = (recon + kl) / x.shape[0]
+        loss = elbo_loss(model, x) if a.iw_samples == 1 else iwae_loss(model, x, a.iw_samples)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -108,6 +134,7 @@ def main():
         'device': a.device,
         'threads': torch.get_num_threads(),
         'batch': b,
+        'iw_samples': a.iw_samples,
         'ms_per_step': round(ms, 3),
         'examples_per_s': round(b * 1000 / ms),
         'loss': round(float(loss), 2),

@@ -46,6 +46,31 @@ export function findPython(explicit?: string): string {
   });
 }
 
+/** Refuse a CUDA device that the Python's torch cannot use, before anything is timed. */
+export function checkTorchDevice(python: string, device: string): void {
+  if (!device.startsWith('cuda')) return;
+  const r = spawnSync(python, ['-c', 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) {
+    throw new VaeError(`the PyTorch reference cannot use ${device}: ${python}'s torch sees no CUDA device`, {
+      hint: 'time it on the CPU with --torch-device cpu, or name a Python whose torch has CUDA with --python',
+    });
+  }
+}
+
+/**
+ * What the reference does not model in a config (it trains an MLP on MNIST's 784 pixels with a
+ * Bernoulli likelihood, the ELBO or L_k, and plain Adam), so a ratio would compare different steps.
+ */
+export function referenceDifferences(cfg: Config): string[] {
+  const out: string[] = [];
+  if (cfg.model.arch !== 'mlp') out.push(`model.arch ${cfg.model.arch}`);
+  if (cfg.model.likelihood !== 'bernoulli') out.push(`model.likelihood ${cfg.model.likelihood}`);
+  if (cfg.data.dataset !== 'mnist' && cfg.data.dataset !== 'fashion-mnist') out.push(`data.dataset ${cfg.data.dataset} (it trains on MNIST)`);
+  if (cfg.train.gradClip !== null) out.push('train.gradClip');
+  if (cfg.train.freeBits > 0) out.push('train.freeBits');
+  return out;
+}
+
 /** The script to run: the one given, or the shipped reference; it must exist. */
 export function torchScript(given: string | true): string {
   const script = given === true ? DEFAULT_TORCH_SCRIPT : given;
@@ -71,6 +96,8 @@ export function runTorch(run: TorchRun, cfg: Config, epoch: boolean): TorchResul
     '--steps', String(run.steps),
     '--hidden', cfg.model.hidden.join(','),
     '--latent', String(cfg.model.latentDim),
+    '--activation', cfg.model.activation,
+    '--iw-samples', String(cfg.train.iwSamples),
     '--images', path.join(mnistDataDir(), 'train-images-idx3-ubyte'),
     ...(epoch ? ['--epoch'] : []),
   ];

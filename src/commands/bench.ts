@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName } from '../backend/index.js';
 import { enableGpuCounters } from '../backend/webgpu/counters.js';
 import { median, prepareStepBench, type StepProfile } from '../bench/steps.js';
-import { findPython, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
+import { checkTorchDevice, findPython, referenceDifferences, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 import { benchEval } from './bench-eval.js';
@@ -85,7 +85,10 @@ export function registerBench(program: Command): void {
       let torchRun: TorchRun | null = null;
       if (opts.torch) {
         torchRun = { script: torchScript(opts.torch), python: findPython(opts.python), steps: opts.steps, device: torchDevice(opts, names) };
+        checkTorchDevice(torchRun.python, torchRun.device);
         log.info(`PyTorch reference: ${torchRun.python} ${torchRun.script} on ${torchRun.device}`);
+        const differs = referenceDifferences(cfg);
+        if (differs.length) log.warn(`the PyTorch reference does not model this config's ${differs.join(', ')}: the ratio compares different steps`);
       }
       // count CPU-GPU traffic on webgpu (installed before Dawn loads; off in every other command)
       if (names.includes('webgpu')) enableGpuCounters();
