@@ -5,19 +5,8 @@
 # Cost on Debian 12: about 50 MB of torch packages (libtorch1.13, python3-torch) plus their
 # dependencies (BLAS, protobuf, glog, sympy, ...).
 set -uo pipefail
-say() { echo "torch: $*" >&2; }
 for py in "${VAE_PYTHON:-}" python3 /usr/bin/python3; do
-  if [ -n "$py" ] && "$py" -c 'import torch, numpy' >/dev/null 2>&1; then say "found torch in $py"; exit 0; fi
+  if [ -n "$py" ] && "$py" -c 'import torch, numpy' >/dev/null 2>&1; then echo "torch: found torch in $py" >&2; exit 0; fi
 done
-if ! command -v apt-get >/dev/null; then say "no apt-get here: the PyTorch reference tests will skip"; exit 0; fi
-sudo=()
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=(sudo -n); else say "not root and no sudo: the PyTorch reference tests will skip"; exit 0; fi
-fi
-say "installing Debian's python3-torch and python3-numpy (about a minute)"
-if "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null 2>&1; then
-  say "installed"
-else
-  say "could not install python3-torch: the PyTorch reference tests will skip"
-fi
-exit 0
+source "$(dirname "$0")/apt-best-effort.sh"
+apt_best_effort torch 'the PyTorch reference tests' python3-torch python3-numpy

@@ -229,21 +229,29 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   return { label, code, groups: [x, y] };
 }
 
-/** One workgroup of 256 threads with a tree reduction `reduce(li, v)`. */
-function single(label: string, body: string): Kernel {
-  const code = /* wgsl */ `${HEADER}
-var<workgroup> red: array<f32, 256>;
+/**
+ * `reduce(li, v)`: the sum of v over a workgroup of `size` threads (a tree in workgroup memory;
+ * every thread must call it, and gets the sum; it may be called again).
+ */
+function reduction(size: number): string {
+  return /* wgsl */ `var<workgroup> red: array<f32, ${size}>;
 fn reduce(li: u32, v: f32) -> f32 {
   red[li] = v;
   workgroupBarrier();
-  for (var s = 128u; s > 0u; s >>= 1u) {
+  for (var s = ${u(size / 2)}; s > 0u; s >>= 1u) {
     if (li < s) { red[li] += red[li + s]; }
     workgroupBarrier();
   }
   let r = red[0];
   workgroupBarrier();
   return r;
+}`;
 }
+
+/** One workgroup of 256 threads, with `reduce(li, v)`. */
+function single(label: string, body: string): Kernel {
+  const code = /* wgsl */ `${HEADER}
+${reduction(256)}
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
   ${body}
@@ -257,16 +265,7 @@ function perRow(label: string, rows: number, body: string): Kernel {
   const x = Math.min(rows, 65535);
   const y = Math.ceil(rows / x);
   const code = /* wgsl */ `${HEADER}
-var<workgroup> red: array<f32, 64>;
-fn reduce(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
+${reduction(64)}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let row = wg.x + wg.y * ${u(x)};
@@ -410,6 +409,14 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   // 5. statistics: batch means into the step's row; for the ELBO also the free-bits mask the
   // latent gradient needs; for K > 1 first log p(x|z) per row, then the importance weights
   const fb = f32(o.freeBits);
+  /** thread 0 writes the objective's four statistics into the step's row */
+  const writeStats = (recon: string, kl: string, klWeighted: string, bound: string) => `if (li == 0u) {
+    let r = S.row * ${u(W)};
+    ST[r] = ${recon};
+    ST[r + 1u] = ${kl};
+    ST[r + 2u] = ${klWeighted};
+    ST[r + 3u] = ${bound};
+  }`;
   if (!iw) {
     out.push(
       single(
@@ -432,13 +439,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   let kl = reduce(li, kt);
   let klFree = reduce(li, kf);
   let klw = ${o.freeBits > 0 ? 'klFree' : 'kl'} * S.klWeight;
-  if (li == 0u) {
-    let r = S.row * ${u(W)};
-    ST[r] = recon;
-    ST[r + 1u] = kl;
-    ST[r + 2u] = klw;
-    ST[r + 3u] = recon - klw;
-  }`,
+  ${writeStats('recon', 'kl', 'klw', 'recon - klw')}`,
       ),
     );
   } else {
@@ -498,13 +499,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   let recon = reduce(li, sr) / (nf * ${f32(K)});
   let kl = reduce(li, sk) / nf;
   let bound = reduce(li, sb) / nf;
-  if (li == 0u) {
-    let r = S.row * ${u(W)};
-    ST[r] = recon;
-    ST[r + 1u] = kl;
-    ST[r + 2u] = kl * S.klWeight;
-    ST[r + 3u] = bound;
-  }`,
+  ${writeStats('recon', 'kl', 'kl * S.klWeight', 'bound')}`,
       ),
     );
     // d loss / d log w_k = -alpha_k / n: scale each row's output gradient (and a learned
