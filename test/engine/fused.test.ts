@@ -55,6 +55,7 @@ const cases: [string, object][] = [
   ['leaky_relu, gaussian with fixed sigma, float32 images', { model: { activation: 'leaky_relu', likelihood: 'gaussian', sigma: 0.3 }, greyscale: false }],
   ['gaussian with a learned sigma, step schedule', { model: { likelihood: 'gaussian', sigma: 'learned' }, train: { lrSchedule: 'step', lrStepEpochs: 1, lrDecay: 0.5 } }],
   ['gaussian with learned per-pixel sigma, no hidden layer, exponential schedule', { model: { likelihood: 'gaussian', sigma: 'learned-per-pixel', hidden: [] }, train: { lrSchedule: 'exponential', lrStepEpochs: 1, lrDecay: 0.5 } }],
+  ['clipping with 11,000 parameters (the norm summed from three workgroups)', { model: { hidden: [128] }, train: { gradClip: 0.5 } }],
   ['IWAE k=3, relu, bernoulli', { train: { iwSamples: 3 } }],
   ['IWAE k=2, tanh, two hidden layers, gaussian with learned per-pixel sigma, KL warm-up, clipping', { model: { activation: 'tanh', hidden: [16, 8], likelihood: 'gaussian', sigma: 'learned-per-pixel' }, train: { iwSamples: 2, warmupEpochs: 1, epochs: 2, gradClip: 1 } }],
   ['IWAE k=4, gaussian with a learned sigma, beta', { model: { likelihood: 'gaussian', sigma: 'learned' }, train: { iwSamples: 4, beta: 0.5 } }],
@@ -147,7 +148,7 @@ test('vae train --backend webgpu: the fused engine (said on the start line), exa
   };
   const full = path.join(dir, 'full');
   const said = train(full, '--backend', 'webgpu', '--set', 'train.epochs=2');
-  assert.match(said, /engine: fused WebGPU kernels \(14 dispatches per step/);
+  assert.match(said, /engine: fused WebGPU kernels \(15 dispatches per step/);
   const m = runMetrics(full);
   assert.equal(m.length, 2);
   assert.ok(m.every((e) => Number.isFinite(e.val.elbo) && Number.isFinite(e.train.elbo)));
@@ -211,12 +212,12 @@ test('vae bench --backend webgpu: the fused engine with its counts and a GPU tim
     return { row: JSON.parse(r.stdout.toString()).rows[0], stderr: r.stderr };
   };
   const { row, stderr } = bench('--profile');
-  assert.match(stderr, /engine: fused WebGPU kernels \(14 dispatches per step/);
+  assert.match(stderr, /engine: fused WebGPU kernels \(15 dispatches per step/);
   assert.equal(row.backend, 'webgpu (fused)');
-  assert.equal(row.gpuPerStep.dispatches, 14);
+  assert.equal(row.gpuPerStep.dispatches, 15);
   assert.ok(row.gpuPerStep.submits <= 1 / 16 + 1e-9, `${row.gpuPerStep.submits} submits per step`);
   assert.ok(row.issueMsPerStep > 0 && row.issueMsPerStep < row.msPerStep, `issuing a step: ${row.issueMsPerStep} ms of ${row.msPerStep}`);
-  assert.equal(row.kernelUs.length, 14);
+  assert.equal(row.kernelUs.length, 15);
   assert.deepEqual(
     row.kernelUs.map((k: { label: string }) => k.label),
     Object.keys(row.kernelCounts),

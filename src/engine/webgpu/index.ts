@@ -33,22 +33,28 @@
  *   forward     per decoder hidden layer, on K * B rows (row k B + b: sample k of example b)
  *   output      the output layer's GEMM fused with log p(x|z) per pixel and d loss / d output
  *               (the discretised logistic: the GEMM, then a kernel pairing location and scale)
+ *   per row     log p(x|z) and the KL of each row, one workgroup per row
  *   statistics  batch means into the step's stats row; the free-bits mask. With K > 1 instead:
- *               log p(x|z) per row; the log weights, their log-sum-exp (L_K) and normalised
- *               weights alpha; each row's output gradient scaled by its alpha
+ *               the log weights, their log-sum-exp (L_K) and normalised weights alpha; then
+ *               each row's output gradient scaled by its alpha
  *   backward    per layer: the weight gradient as one GEMM whose extra row of ones gives the
  *               bias gradient (the bias follows its kernel in params), and the delta of the
  *               layer below as a GEMM with the activation's derivative fused
  *   latent grad d/d mu and d/d log sigma^2 through z and the KL (beta, warm-up, free bits)
  *   sigma grad  a learned Gaussian sigma's gradient (only then)
- *   norm        the global gradient norm (only with train.gradClip)
+ *   norm        with train.gradClip or train.skipNonFinite: partial sums of squares and
+ *               non-finite flags over many workgroups; then the global gradient norm (clipping)
  *   finite      with train.skipNonFinite: NaN/Inf in the loss or any gradient (by their bits)
  *               sets the skip flag while the allowance lasts, and the stats row's last column
  *   adam        one update over every parameter, clipping folded in; nothing on a skipped
  *               step, and after skips the CPU has not read yet, bias corrections for t - skips
- * 8 + 6 per hidden layer (forward, delta and weight gradient, in the encoder and the decoder):
- * 14 for 784-400-20, +1 with clipping, +1 for a learned sigma, +1 for the logistic, +2 for
- * IWAE (any K), +1 with train.skipNonFinite.
+ * 9 + 6 per hidden layer (forward, delta and weight gradient, in the encoder and the decoder):
+ * 15 for 784-400-20, +2 with clipping, +1 for a learned sigma, +1 for the logistic, +1 for
+ * IWAE (any K), +2 with train.skipNonFinite (+1 beside clipping).
+ *
+ * No kernel loops over the whole batch or all parameters in one workgroup: sums over many
+ * elements go through many workgroups first (per row, or per 4,096 gradients), so that a GPU's
+ * many cores share them; a single workgroup only adds up the small results.
  *
  * Steps and submits: `step()` records a step's dispatches into the open compute pass (no GPU
  * work, no allocation); after `stepsPerSubmit` steps, or at `flush()`, `readStats()` or

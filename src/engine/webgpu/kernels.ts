@@ -406,8 +406,9 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   );
   if (lik.kind === 'logistic') out.push(logisticLoss(plan));
 
-  // 5. statistics: batch means into the step's row; for the ELBO also the free-bits mask the
-  // latent gradient needs; for K > 1 first log p(x|z) per row, then the importance weights
+  // 5. statistics: log p(x|z) and the KL per row, many rows at a time (one workgroup each), then
+  // the batch means into the step's row: the ELBO's (with the free-bits mask the latent gradient
+  // needs), or for K > 1 the importance weights
   const fb = f32(o.freeBits);
   /** thread 0 writes the objective's four statistics into the step's row */
   const writeStats = (recon: string, kl: string, klWeighted: string, bound: string) => `if (li == 0u) {
@@ -417,42 +418,55 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     ST[r + 2u] = ${klWeighted};
     ST[r + 3u] = ${bound};
   }`;
+  out.push(
+    perRow(
+      'log p(x|z) and KL per row',
+      R,
+      `var s = 0.0;
+  for (var d = li; d < ${u(D)}; d += 64u) { s += ACT[${u(ar.lp)} + row * ${u(D)} + d]; }
+  let t = reduce(li, s);
+  var k = 0.0;
+  if (row < ${u(B)}) {
+    for (var j = li; j < ${u(J)}; j += 64u) { k += ACT[${u(ar.kl)} + row * ${u(J)} + j]; }
+  }
+  let kt = reduce(li, k);
+  if (li == 0u) {
+    ACT[${u(ar.rowLp)} + row] = t;
+    if (row < ${u(B)}) { ACT[${u(ar.rowKl)} + row] = kt; }
+  }`,
+    ),
+  );
   if (!iw) {
+    const freeBits =
+      o.freeBits > 0
+        ? `var kf = 0.0;
+  for (var j = li; j < ${u(J)}; j += 256u) {
+    var kj = 0.0;
+    for (var b = 0u; b < n; b++) { kj += ACT[${u(ar.kl)} + b * ${u(J)} + j]; }
+    let mj = kj / nf;
+    kf += max(mj, ${fb});
+    ACT[${u(ar.freeMask)} + j] = select(0.0, 1.0, mj >= ${fb});
+  }
+  let klw = reduce(li, kf) * S.klWeight;`
+        : 'let klw = kl * S.klWeight;';
     out.push(
       single(
         'statistics',
         `let n = S.rows;
   let nf = f32(n);
   var s = 0.0;
-  for (var i = li; i < n * ${u(D)}; i += 256u) { s += ACT[${u(ar.lp)} + i]; }
-  let recon = reduce(li, s) / nf;
-  var kt = 0.0;
-  var kf = 0.0;
-  for (var j = li; j < ${u(J)}; j += 256u) {
-    var kj = 0.0;
-    for (var b = 0u; b < n; b++) { kj += ACT[${u(ar.kl)} + b * ${u(J)} + j]; }
-    let mj = kj / nf;
-    kt += mj;
-    kf += max(mj, ${fb});
-    ACT[${u(ar.freeMask)} + j] = select(0.0, 1.0, mj >= ${fb});
+  var k = 0.0;
+  for (var b = li; b < n; b += 256u) {
+    s += ACT[${u(ar.rowLp)} + b];
+    k += ACT[${u(ar.rowKl)} + b];
   }
-  let kl = reduce(li, kt);
-  let klFree = reduce(li, kf);
-  let klw = ${o.freeBits > 0 ? 'klFree' : 'kl'} * S.klWeight;
+  let recon = reduce(li, s) / nf;
+  let kl = reduce(li, k) / nf;
+  ${freeBits}
   ${writeStats('recon', 'kl', 'klw', 'recon - klw')}`,
       ),
     );
   } else {
-    out.push(
-      perRow(
-        'log p(x|z) per row',
-        R,
-        `var s = 0.0;
-  for (var d = li; d < ${u(D)}; d += 64u) { s += ACT[${u(ar.lp)} + row * ${u(D)} + d]; }
-  let t = reduce(li, s);
-  if (li == 0u) { ACT[${u(ar.rowLp)} + row] = t; }`,
-      ),
-    );
     // log w_k = log p(x|z_k) + w (log p(z_k) - log q(z_k|x)) as the objective module writes it;
     // alpha_k = softmax_k(log w_k), zero on rows past the batch; L_k = logsumexp_k - log K
     const L2P = f32(Math.log(2 * Math.PI));
@@ -491,7 +505,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       ACT[${u(ar.alpha)} + r] = exp(ACT[${u(ar.alpha)} + r] - lse);
     }
     sb += lse - ${f32(Math.log(K))};
-    for (var j = 0u; j < ${u(J)}; j++) { sk += ACT[${u(ar.kl)} + b * ${u(J)} + j]; }
+    sk += ACT[${u(ar.rowKl)} + b];
   }
   for (var b = n + li; b < ${u(B)}; b += 256u) {
     for (var s = 0u; s < ${u(K)}; s++) { ACT[${u(ar.alpha)} + s * ${u(B)} + b] = 0.0; }
@@ -664,14 +678,48 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     }
   }
 
-  // 10. the global gradient norm, for clipping (and the statistics)
+  // 10. the global gradient norm, for clipping (and the statistics), and with train.skipNonFinite
+  // whether any gradient is NaN or infinite (by its bits, so that no compiler can assume them
+  // away): partial sums over many workgroups, then one small sum
+  const parts = plan.normParts;
+  if (cols.norm !== null || cols.skipped !== null) {
+    const per = parts.per / 256;
+    out.push({
+      label: 'gradient norm partials',
+      code: /* wgsl */ `${HEADER}
+${reduction(256)}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let base = wg.x * ${u(parts.per)} + li;
+  var s = 0.0;
+  var bad = 0.0;
+  for (var q = 0u; q < ${u(per)} + S.zero; q++) {
+    let i = base + q * 256u;
+    if (i < ${u(plan.P)}) {
+      let g = G[i];
+      s += g * g;
+      if (nonfinite_(g)) { bad = 1.0; }
+    }
+  }
+  let t = reduce(li, s);
+  let b = reduce(li, bad);
+  if (li == 0u) {
+    ACT[${u(ar.normParts)} + wg.x] = t;
+    ACT[${u(ar.normParts + parts.count)} + wg.x] = b;
+  }
+}
+`,
+      groups: [parts.count, 1],
+    });
+  }
+  const sumParts = (at: number) => `var p = 0.0;
+  for (var i = li; i < ${u(parts.count)}; i += 256u) { p += ACT[${u(at)} + i]; }`;
   if (cols.norm !== null) {
     out.push(
       single(
         'gradient norm',
-        `var s = 0.0;
-  for (var i = li; i < ${u(plan.P)} + S.zero; i += 256u) { let g = G[i]; s += g * g; }
-  let t = sqrt(reduce(li, s));
+        `${sumParts(ar.normParts)}
+  let t = sqrt(reduce(li, p));
   if (li == 0u) {
     ACT[${u(ar.norm)}] = t;
     ST[S.row * ${u(W)} + ${u(cols.norm)}] = t;
@@ -680,15 +728,14 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     );
   }
 
-  // 11. train.skipNonFinite: a step whose loss or any gradient is NaN or infinite (its bits, so
-  // no compiler can assume them away) is skipped, until the allowance is spent
+  // 11. train.skipNonFinite: a step whose loss or any gradient is NaN or infinite is skipped,
+  // until the allowance is spent
   if (cols.skipped !== null) {
     out.push(
       single(
         'finite check',
-        `var bad = 0.0;
-  for (var i = li; i < ${u(plan.P)} + S.zero; i += 256u) { if (nonfinite_(G[i])) { bad = 1.0; } }
-  let t = reduce(li, bad);
+        `${sumParts(ar.normParts + parts.count)}
+  let t = reduce(li, p);
   if (li == 0u) {
     let r = S.row * ${u(W)};
     let count = ACT[${u(ar.norm + 2)}];

@@ -49,6 +49,8 @@ export interface Plan {
   decoder: Layer[];
   /** likelihood.logSigma's offset and size (learned Gaussian sigma), or null */
   logSigma: { offset: number; size: number } | null;
+  /** the gradient norm's first pass: `count` workgroups, each summing `per` consecutive gradients */
+  normParts: { count: number; per: number };
   arena: {
     x: number;
     mu: number;
@@ -63,9 +65,14 @@ export interface Plan {
     lp: number;
     /** [R, D]: for a learned sigma, (x - mean)^2 / sigma^2 - 1 */
     sq: number;
-    /** [R]: log p(x|z_k) per row, then (K > 1) log w_k, then its weight softmax_k(log w_k) */
+    /** [R]: log p(x|z) per row */
     rowLp: number;
+    /** [B]: the KL per example (summed over the latent dimensions) */
+    rowKl: number;
+    /** [R] (K > 1): log w_k, then its weight softmax_k(log w_k) */
     alpha: number;
+    /** [2 * normParts.count]: partial sums of the squared gradient, then partial non-finite flags */
+    normParts: number;
     /** [J]: 1 where a dimension's batch-mean KL is above the free-bits floor */
     freeMask: number;
     /** [4]: the global gradient norm; 1 when this step's update is skipped (non-finite); the skips so far */
@@ -128,7 +135,9 @@ export function makePlan(spec: VaeSpec, batch: number, iwSamples = 1): Plan {
     lp: 0,
     sq: 0,
     rowLp: alloc(R),
+    rowKl: alloc(B),
     alpha: alloc(R),
+    normParts: 0,
     freeMask: alloc(J),
     norm: alloc(4),
     size: 0,
@@ -138,6 +147,10 @@ export function makePlan(spec: VaeSpec, batch: number, iwSamples = 1): Plan {
   decoder.push(layer('decoder.out', decoder.length ? decoder[decoder.length - 1].output : arena.z, 'linear', R));
   arena.lp = alloc(R * D);
   arena.sq = alloc(R * D);
+  // 4,096 gradients per workgroup (more for huge models, to stay within 65,535 workgroups)
+  const per = Math.max(4096, Math.ceil(P / 65535 / 256) * 256);
+  const normParts = { count: Math.ceil(P / per), per };
+  arena.normParts = alloc(2 * normParts.count);
   arena.size = size;
   const ls = params.find((p) => p.name === 'likelihood.logSigma');
   return {
@@ -156,6 +169,7 @@ export function makePlan(spec: VaeSpec, batch: number, iwSamples = 1): Plan {
     headDim: encoder.length ? encoder[encoder.length - 1].outDim : D,
     decoder,
     logSigma: ls ? { offset: ls.offset, size: ls.size } : null,
+    normParts,
     arena,
   };
 }
