@@ -9,7 +9,8 @@
 # are printed; on an H100-class GPU the whole script takes a few minutes.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=$(mkdir -p "${1:-gpu-bench-$(date +%Y%m%d-%H%M%S)}" && cd "${1:-gpu-bench-$(date +%Y%m%d-%H%M%S)}" && pwd)
+out=${1:-gpu-bench-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out" && out=$(cd "$out" && pwd) || exit 2
 vae() { node "$root/bin/vae.js" "$@"; }
 torch=()
 for py in "${VAE_PYTHON:-}" python3 /usr/bin/python3; do
