@@ -31,11 +31,12 @@ run() {
   fi
 }
 run backends backends --json
-run fused bench --backend webgpu --steps 200 --repeat 3 "${torch[@]}" --json
-run profile bench --backend webgpu --steps 20 --profile --json
-run epoch-1024 bench --backend webgpu --batch 1024 --steps 20 --epoch "${torch[@]}" --json
-run iwae bench --config mnist-iwae.json --backend webgpu --steps 100 "${torch[@]}" --json
-run tfjs bench --backend webgpu --tfjs --steps 50 "${torch[@]}" --json
+# (${torch[@]+...}: an empty array under set -u on older bash)
+run fused bench --backend webgpu,wasm --steps 200 --repeat 3 ${torch[@]+"${torch[@]}"} --json
+run profile bench --backend webgpu --steps 50 --profile --json
+run epoch-1024 bench --backend webgpu --batch 1024 --steps 20 --epoch ${torch[@]+"${torch[@]}"} --json
+run iwae bench --config mnist-iwae.json --backend webgpu --steps 100 ${torch[@]+"${torch[@]}"} --json
+run tfjs bench --backend webgpu --tfjs --steps 200 ${torch[@]+"${torch[@]}"} --json
 run train train --config mnist.json --backend webgpu --set train.epochs=2 --out "$out/run"
 for f in "$out"/*.txt; do
   echo "== $(basename "$f" .txt)"

@@ -29,9 +29,9 @@ export interface StepProfile {
   /** webgpu only: CPU-GPU traffic per step (uploads, buffer allocations, dispatches, submits, readbacks) */
   gpuPerStep?: GpuCounters;
   /**
-   * webgpu only: milliseconds the CPU spends issuing one step (inside the step call: recording
-   * or enqueueing its kernels and submits, not waiting for the GPU). A GPU cannot run steps faster
-   * than this, whatever its speed.
+   * webgpu only: milliseconds the CPU spends issuing one step: recording or enqueueing its
+   * kernels and submitting them, not waiting for the GPU (the fused engine's own count; for
+   * tfjs, the time inside the step call). A GPU cannot run steps faster than this.
    */
   issueMsPerStep?: number;
   /** the fused engine with --profile: GPU microseconds per kernel per step (null: the adapter has no timestamp queries) */
@@ -119,9 +119,12 @@ export async function prepareStepBench(
     const n = Math.max(cfg.train.logEvery, 10);
     const start = gpuCounters();
     issueMs = 0;
+    const engineMs = fused.task?.engine.counts.issueMs ?? 0;
     await run(n);
     gpuPerStep = gpuCountersPerStep(start, n);
-    issueMsPerStep = issueMs / n;
+    // the engine counts its recording and submits itself (its submits happen in the reads, outside
+    // the step call); tfjs enqueues and submits inside the step call
+    issueMsPerStep = (fused.task ? fused.task.engine.counts.issueMs - engineMs : issueMs) / n;
   }
   return {
     info: { backend: fused.task ? 'webgpu (fused)' : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep, issueMsPerStep, kernelUs },

@@ -129,7 +129,9 @@ export async function runLoop(task: TrainTask, opts: LoopOptions, hooks: LoopHoo
       let intervalN = 0;
       pending.forEach((p, i) => {
         if (p.examples === 0 || skipped?.has(i)) {
-          // a skipped step (train.skipNonFinite): no statistics to count
+          // a skipped step (train.skipNonFinite): no statistics or examples to count (the fused
+          // engine reports its skips only now, after the step was counted for the rate)
+          examplesSinceReport -= p.examples;
           p.stats?.dispose();
           return;
         }

@@ -261,8 +261,31 @@ async function counts() {
   return { reference, loop: { steps, dispatches: c1.dispatches - c0.dispatches, submits: c1.submits - c0.submits, readbacks: c1.readbacks - c0.readbacks, writes: c1.writes - c0.writes, buffersCreated: c1.buffersCreated - c0.buffersCreated } };
 }
 
+/** Profiling times every kernel and leaves the weights, Adam's moments and the skip count as they were. */
+async function profile() {
+  await loadWebgpu({ requireHardware: false });
+  const vae = createVaeForConfig(cfg, clean);
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const task = await makeFusedTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), webgpuDevice() as GPUDevice);
+  task.step(0, 0);
+  await task.readStats(1);
+  const before = await task.engine.readState();
+  const norm = task.engine.plan.arena.norm;
+  const slotsBefore = await task.engine.readBuffer('act', norm, 4);
+  const kernels = await task.profile(0, 1, 3);
+  const after = await task.engine.readState();
+  const slotsAfter = await task.engine.readBuffer('act', norm, 4);
+  const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  const unchanged = same(before.params, after.params) && same(before.m, after.m) && same(before.v, after.v) && same(slotsBefore, slotsAfter);
+  task.dispose();
+  return { kernels, labels: task.engine.kernelLabels, unchanged, skips: slotsAfter[2] };
+}
+
 enableGpuCounters();
-if (process.argv[3] === 'counts') {
+if (process.argv[3] === 'profile') {
+  const r = await profile();
+  process.stdout.write(JSON.stringify(r), () => process.exit(0));
+} else if (process.argv[3] === 'counts') {
   const r = await counts();
   process.stdout.write(JSON.stringify(r), () => process.exit(0));
 } else if (process.argv[3] === 'fd') {

@@ -127,6 +127,17 @@ test('skipNonFinite: once the allowance is spent, a non-finite step goes through
   assert.deepEqual(engine.stats.slice(0, next).map((r: (number | null)[]) => r.some((v) => v === null)), cpu.stats.slice(0, next).map((r: (number | null)[]) => r.some((v) => v === null)));
 });
 
+test('fused engine: profiling times every kernel and leaves the weights, moments and skip count as they were (a skip while profiling included)', { skip }, () => {
+  const r = child({ model: { likelihood: 'gaussian', sigma: 0.5 }, greyscale: false, nanImage: 0, n: 16, train: { skipNonFinite: 50 } }, 'profile');
+  assert.deepEqual(
+    r.kernels.map((k: { label: string }) => k.label),
+    r.labels,
+  );
+  assert.ok(r.kernels.every((k: { us: number }) => k.us > 0), JSON.stringify(r.kernels));
+  assert.equal(r.skips, 1, "the first step's skip, and none from the profiled steps");
+  assert.ok(r.unchanged, 'state put back');
+});
+
 test('fused engine: at most 25 dispatches per step for the reference config at batch 128, at most 1/16 submits per step', { skip }, () => {
   const r = child({}, 'counts');
   assert.equal(r.reference.batch, 128);
@@ -173,7 +184,7 @@ test('vae train --backend webgpu: the fused engine (said on the start line), exa
   assert.equal(onCpu.code, 0, onCpu.stderr);
   assert.equal(runMetrics(full).length, 3);
 
-  // IWAE training and the discretised logistic run on the engine too (two more kernels each)
+  // IWAE training and the discretised logistic run on the engine too (one more kernel each)
   const iw = runVae(['train', ...common, '--backend', 'webgpu', '--set', 'train.epochs=1', '--set', 'train.iwSamples=3', '--set', 'model.likelihood=logistic', '--out', path.join(dir, 'iw')], { cwd: dir, env });
   assert.equal(iw.code, 0, iw.stderr);
   assert.match(iw.stderr, /engine: fused WebGPU kernels \(17 dispatches per step/);

@@ -135,7 +135,9 @@ function loadDawn(): Promise<Dawn> {
     const usage = mod.globals.GPUBufferUsage as { STORAGE: number; COPY_SRC: number; COPY_DST: number };
     // VAE_WEBGPU_TFJS_UPLOADS=1 keeps tfjs's upload path, to measure the difference
     patchUploads(backendMod.WebGPUBackend, usage.STORAGE | usage.COPY_SRC | usage.COPY_DST, process.env.VAE_WEBGPU_TFJS_UPLOADS !== '1');
-    return { gpu: mod.create([]), WebGPUBackend: backendMod.WebGPUBackend };
+    // Dawn rounds timestamps to 65.536 us by default (a browser's guard against timing attacks),
+    // which would hide every kernel of `vae bench --profile`; in Node there is nothing to guard
+    return { gpu: mod.create(['disable-dawn-features=timestamp_quantization']), WebGPUBackend: backendMod.WebGPUBackend };
   })();
   // a failed load is not cached: it throws the same way next time
   dawn.catch(() => (dawn = undefined));

@@ -59,6 +59,8 @@ export interface EngineCounts {
   steps: number;
   submits: number;
   dispatches: number;
+  /** milliseconds of CPU spent recording steps and submitting them (not waiting for the GPU) */
+  issueMs: number;
 }
 
 const ROW = 256; // bytes per step in the uniform buffer (the dynamic-offset alignment)
@@ -94,7 +96,7 @@ function kernelLikelihood(spec: VaeSpec): KernelOptions['likelihood'] {
 export class WebgpuEngine {
   readonly plan: Plan;
   readonly statsWidth: number;
-  readonly counts: EngineCounts = { steps: 0, submits: 0, dispatches: 0 };
+  readonly counts: EngineCounts = { steps: 0, submits: 0, dispatches: 0, issueMs: 0 };
   private readonly kernels: { pipeline: GPUComputePipeline; groups: [number, number]; label: string }[] = [];
   private readonly buffers: Record<'params' | 'grads' | 'act' | 'mv' | 'images' | 'perm' | 'stats' | 'uniform' | 'statsRead', GPUBuffer>;
   private readonly bindGroup: GPUBindGroup;
@@ -127,7 +129,7 @@ export class WebgpuEngine {
     this.buffers = {
       params: make('params', plan.P * 4, U.STORAGE | U.COPY_SRC | U.COPY_DST),
       grads: make('grads', plan.P * 4, U.STORAGE | U.COPY_SRC),
-      act: make('activations', plan.arena.size * 4, U.STORAGE | U.COPY_SRC),
+      act: make('activations', plan.arena.size * 4, U.STORAGE | U.COPY_SRC | U.COPY_DST),
       mv: make('adam moments', plan.P * 8, U.STORAGE | U.COPY_SRC | U.COPY_DST),
       images: make('images', imageBytes.byteLength, U.STORAGE | U.COPY_DST),
       perm: make('permutation', opts.n * 4, U.STORAGE | U.COPY_DST),
@@ -221,6 +223,7 @@ export class WebgpuEngine {
     if (this.destroyed) throw new Error('the engine was destroyed');
     if (this.unread >= this.opts.statsCapacity) throw new Error(`more than ${this.opts.statsCapacity} steps without reading their statistics`);
     if (s.rows < 1 || s.rows > this.plan.B || s.start + s.rows > this.opts.n) throw new Error(`bad batch: ${s.rows} rows from ${s.start}`);
+    const t0 = performance.now();
     if (!this.pass) {
       this.encoder = this.device.createCommandEncoder({ label: 'training steps' });
       this.pass = this.encoder.beginComputePass({ label: 'training steps' });
@@ -237,6 +240,7 @@ export class WebgpuEngine {
     this.counts.steps++;
     this.window++;
     this.unread++;
+    this.counts.issueMs += performance.now() - t0;
     if (this.window >= this.opts.stepsPerSubmit) this.submit();
   }
 
@@ -252,15 +256,17 @@ export class WebgpuEngine {
   }
 
   /**
-   * GPU time of each kernel over `steps` real training steps with the values `s` (they train:
-   * the weights move as in any step), each kernel in a compute pass of its own with timestamps
-   * at its start and end: the median per kernel, in microseconds, in step order. Null when the
-   * device has no timestamp queries. For `vae bench --profile`; training never calls it.
+   * GPU time of each kernel over `steps` training steps with the values `s`, each kernel in a
+   * compute pass of its own with timestamps at its start and end: the median per kernel, in
+   * microseconds, in step order. The weights, Adam's moments and the skip count are put back
+   * afterwards, so profiling leaves training as it was. Null when the device has no timestamp
+   * queries. For `vae bench --profile`; training never calls it.
    */
   async profile(s: StepValues, steps: number): Promise<{ label: string; us: number }[] | null> {
     if (!this.device.features.has('timestamp-query')) return null;
     if (this.unread >= this.opts.statsCapacity) throw new Error('read the statistics before profiling');
-    this.flush();
+    const saved = await this.readState();
+    const slots = await this.readBuffer('act', this.plan.arena.norm, 4);
     const n = this.kernels.length;
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * n });
     const resolved = this.device.createBuffer({ label: 'timestamps', size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
@@ -291,6 +297,8 @@ export class WebgpuEngine {
       querySet.destroy();
       resolved.destroy();
       read.destroy();
+      this.writeState(saved.params, saved.m, saved.v);
+      this.device.queue.writeBuffer(this.buffers.act, this.plan.arena.norm * 4, slots.buffer, slots.byteOffset, slots.byteLength);
     }
     const err = this.deviceError();
     if (err) throw new RuntimeFailure(`the GPU reported an error while profiling: ${err}`);
@@ -301,6 +309,7 @@ export class WebgpuEngine {
   /** Submit the recorded steps, with extra copies appended to the same command buffer. */
   private submit(copies?: (enc: GPUCommandEncoder) => void): void {
     if (!this.encoder && !copies) return;
+    const t0 = performance.now();
     let enc = this.encoder;
     if (this.pass) {
       this.pass.end();
@@ -313,6 +322,7 @@ export class WebgpuEngine {
     this.encoder = null;
     this.pass = null;
     this.window = 0;
+    this.counts.issueMs += performance.now() - t0;
   }
 
   /** Submit whatever is recorded (a submit boundary: the GPU then holds every step so far). */

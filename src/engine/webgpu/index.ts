@@ -52,9 +52,10 @@
  * 15 for 784-400-20, +2 with clipping, +1 for a learned sigma, +1 for the logistic, +1 for
  * IWAE (any K), +2 with train.skipNonFinite (+1 beside clipping).
  *
- * No kernel loops over the whole batch or all parameters in one workgroup: sums over many
- * elements go through many workgroups first (per row, or per 4,096 gradients), so that a GPU's
- * many cores share them; a single workgroup only adds up the small results.
+ * Large sums go through many workgroups first (per row, or per 4,096 gradients), so that a
+ * GPU's many cores share them; a single workgroup only adds up the small results. (Free bits'
+ * per-dimension KL and a learned per-pixel sigma's gradient remain a loop over the batch per
+ * dimension or pixel.)
  *
  * Steps and submits: `step()` records a step's dispatches into the open compute pass (no GPU
  * work, no allocation); after `stepsPerSubmit` steps, or at `flush()`, `readStats()` or

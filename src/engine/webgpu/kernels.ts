@@ -418,9 +418,34 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     ST[r + 2u] = ${klWeighted};
     ST[r + 3u] = ${bound};
   }`;
+  const L2P = f32(Math.log(2 * Math.PI));
+  const globalSigma = plan.logSigma !== null && plan.logSigma.size === 1;
+  // a learned global sigma's gradient needs each row's sum of (x - mean)^2 / sigma^2 - 1
+  const rowSq = globalSigma
+    ? `var q = 0.0;
+  for (var d = li; d < ${u(D)}; d += 64u) { q += ACT[${u(ar.sq)} + row * ${u(D)} + d]; }
+  let qt = reduce(li, q);
+  if (li == 0u) { ACT[${u(ar.rowSq)} + row] = qt; }`
+    : '';
+  // K > 1: log p(z) - log q(z|x) of the row's z, as the objective module writes it
+  const rowRatio = iw
+    ? `var pz = 0.0;
+  var qz = 0.0;
+  let e = row % ${u(B)};
+  for (var j = li; j < ${u(J)}; j += 64u) {
+    let z = ACT[${u(ar.z)} + row * ${u(J)} + j];
+    let lv = clamp(ACT[${u(ar.logvar)} + e * ${u(J)} + j], ${lvMin}, ${lvMax});
+    let d = z - ACT[${u(ar.mu)} + e * ${u(J)} + j];
+    pz += ${L2P} + z * z;
+    qz += (${L2P} + lv) + (d * d) / exp(lv);
+  }
+  let pt = reduce(li, pz);
+  let qt2 = reduce(li, qz);
+  if (li == 0u) { ACT[${u(ar.rowRatio)} + row] = -0.5 * pt - -0.5 * qt2; }`
+    : '';
   out.push(
     perRow(
-      'log p(x|z) and KL per row',
+      'per-row sums',
       R,
       `var s = 0.0;
   for (var d = li; d < ${u(D)}; d += 64u) { s += ACT[${u(ar.lp)} + row * ${u(D)} + d]; }
@@ -433,7 +458,9 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   if (li == 0u) {
     ACT[${u(ar.rowLp)} + row] = t;
     if (row < ${u(B)}) { ACT[${u(ar.rowKl)} + row] = kt; }
-  }`,
+  }
+  ${rowSq}
+  ${rowRatio}`,
     ),
   );
   if (!iw) {
@@ -469,7 +496,6 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   } else {
     // log w_k = log p(x|z_k) + w (log p(z_k) - log q(z_k|x)) as the objective module writes it;
     // alpha_k = softmax_k(log w_k), zero on rows past the batch; L_k = logsumexp_k - log K
-    const L2P = f32(Math.log(2 * Math.PI));
     out.push(
       single(
         'importance weights',
@@ -482,18 +508,9 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     var mx = -3.4e38;
     for (var s = 0u; s < ${u(K)}; s++) {
       let r = s * ${u(B)} + b;
-      var pz = 0.0;
-      var qz = 0.0;
-      for (var j = 0u; j < ${u(J)}; j++) {
-        let z = ACT[${u(ar.z)} + r * ${u(J)} + j];
-        let lv = clamp(ACT[${u(ar.logvar)} + b * ${u(J)} + j], ${lvMin}, ${lvMax});
-        let d = z - ACT[${u(ar.mu)} + b * ${u(J)} + j];
-        pz += ${L2P} + z * z;
-        qz += (${L2P} + lv) + (d * d) / exp(lv);
-      }
       let lpx = ACT[${u(ar.rowLp)} + r];
       sr += lpx;
-      let lw = lpx + (-0.5 * pz - -0.5 * qz) * S.klWeight;
+      let lw = lpx + ACT[${u(ar.rowRatio)} + r] * S.klWeight;
       ACT[${u(ar.alpha)} + r] = lw;
       mx = max(mx, lw);
     }
@@ -518,7 +535,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     );
     // d loss / d log w_k = -alpha_k / n: scale each row's output gradient (and a learned
     // sigma's per-pixel terms) by its weight
-    const scaleSq = plan.logSigma ? `if (i < ${u(R * D)}) { ACT[${u(ar.sq)} + i] *= ACT[${u(ar.alpha)} + i / ${u(D)}]; }` : '';
+    const scaleSq = plan.logSigma && !globalSigma ? `if (i < ${u(R * D)}) { ACT[${u(ar.sq)} + i] *= ACT[${u(ar.alpha)} + i / ${u(D)}]; }` : '';
     out.push(
       elementwise(
         'importance-weighted output gradient',
@@ -646,7 +663,8 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   }
 
   // 9. a learned sigma's gradient: -(1/n) sum over the rows (and pixels) of (z^2 - 1), each row
-  // weighted by alpha for K > 1 (rows past the batch hold zeros)
+  // weighted by alpha for K > 1 (rows past the batch hold zeros); a global sigma's from the
+  // per-row sums
   if (plan.logSigma && lik.kind === 'gaussian') {
     const ls = plan.logSigma;
     const rows = iw ? u(R) : 'S.rows';
@@ -656,7 +674,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
         single(
           'sigma gradient',
           `var s = 0.0;
-  for (var i = li; i < ${rows} * ${u(D)}; i += 256u) { s += ACT[${u(ar.sq)} + i]; }
+  for (var r = li; r < ${rows}; r += 256u) { s += ${iw ? `ACT[${u(ar.alpha)} + r] * ` : ''}ACT[${u(ar.rowSq)} + r]; }
   let t = reduce(li, s);
   if (li == 0u) {
     let r = P[${u(ls.offset)}];
@@ -831,8 +849,8 @@ function logisticLoss(plan: Plan): Kernel {
     dc = s * gm;
     dinv = gm * (c - ${f32(h)});
   } else {
-    // sigma(pin) - sigma(min) without the cancellation: sigma(pin) sigma(-min) (1 - e^(-2h/s)),
-    // as the likelihood module writes it
+    // sigma(pin) - sigma(min) without the cancellation: sigma(pin) sigma(-min) (1 - e^(-2h s))
+    // (s here is the inverse scale), as the likelihood module writes it
     let e = -expm1_(s * ${f32(-2 * h)});
     let cdf = (sigmoid_(pin) * sigmoid_(-min_)) * e;
     if (cdf - ${f32(1e-5)} > 0.0) {

@@ -69,6 +69,10 @@ export interface Plan {
     rowLp: number;
     /** [B]: the KL per example (summed over the latent dimensions) */
     rowKl: number;
+    /** [R]: a learned global sigma's (x - mean)^2 / sigma^2 - 1 summed over the row's pixels */
+    rowSq: number;
+    /** [R] (K > 1): log p(z) - log q(z|x) of each row's z */
+    rowRatio: number;
     /** [R] (K > 1): log w_k, then its weight softmax_k(log w_k) */
     alpha: number;
     /** [2 * normParts.count]: partial sums of the squared gradient, then partial non-finite flags */
@@ -136,6 +140,8 @@ export function makePlan(spec: VaeSpec, batch: number, iwSamples = 1): Plan {
     sq: 0,
     rowLp: alloc(R),
     rowKl: alloc(B),
+    rowSq: alloc(R),
+    rowRatio: alloc(R),
     alpha: alloc(R),
     normParts: 0,
     freeMask: alloc(J),
