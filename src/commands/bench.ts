@@ -164,7 +164,7 @@ export function registerBench(program: Command): void {
       for (const x of rows.filter((r) => r.gpuPerStep)) {
         const g = x.gpuPerStep!;
         process.stderr.write(
-          `${x.backend} per step: ${fmt(g.uploads, 1)} uploads (${fmt(g.uploadBytes / 1024, 1)} KiB), ${fmt(g.buffersCreated, 1)} GPU buffer allocations, ${fmt(g.dispatches, 1)} dispatches, ${fmt(g.submits, 3)} submits, ${fmt(g.readbacks, 3)} readbacks; ${fmt(x.issueMsPerStep ?? NaN, 3)} ms in the step call (issuing it)\n`,
+          `${x.backend} per step: ${fmt(g.uploads, 1)} uploads (${fmt(g.uploadBytes / 1024, 1)} KiB), ${fmt(g.buffersCreated, 1)} GPU buffer allocations, ${fmt(g.dispatches, 1)} dispatches, ${fmt(g.submits, 3)} submits, ${fmt(g.readbacks, 3)} readbacks; ${fmt(x.issueMsPerStep ?? NaN, 3)} ms of CPU to issue it\n`,
         );
       }
       if (opts.profile) {
