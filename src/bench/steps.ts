@@ -47,11 +47,8 @@ export interface StepBench {
   dispose(): void;
 }
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
+/** Profiled steps per kernel timing with --profile (the median is reported). */
+export const PROFILE_STEPS = 10;
 
 /**
  * On webgpu the fused engine times the steps, as `vae train` runs them (opts.tfjs: tfjs-webgpu
@@ -104,7 +101,7 @@ export async function prepareStepBench(
   let kernelUs: StepProfile['kernelUs'];
   if (fused.task) {
     for (const label of fused.task.engine.kernelLabels) kernelCounts[label] = (kernelCounts[label] ?? 0) + 1;
-    if (opts.profile) kernelUs = await fused.task.profile(0, i++ % steps, 10);
+    if (opts.profile) kernelUs = await fused.task.profile(0, i++ % steps, PROFILE_STEPS);
     prof.kernels = fused.task.engine.kernelLabels.map((name) => ({ name }));
   } else {
     prof = await tf.profile(async () => {

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName } from '../backend/index.js';
 import { enableGpuCounters } from '../backend/webgpu/counters.js';
-import { median, prepareStepBench, type StepProfile } from '../bench/steps.js';
+import { PROFILE_STEPS, prepareStepBench, type StepProfile } from '../bench/steps.js';
+import { median } from '../util/median.js';
 import { checkTorchDevice, findPython, referenceDifferences, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
@@ -176,7 +177,7 @@ export function registerBench(program: Command): void {
           const total = x.kernelUs.reduce((a, k) => a + k.us, 0);
           const table = x.kernelUs.map((k) => [k.label, fmt(k.us, 1), `${fmt((100 * k.us) / total, 1)}%`]);
           table.push(['all kernels', fmt(total, 1), `(${fmt(total / 1000 / x.msPerStep, 2)} of the step's wall time)`]);
-          process.stderr.write(`${x.backend}, GPU time per kernel (median of 10 steps, each kernel in a pass of its own):\n${renderTable(['kernel', 'us', 'share'], table)}\n`);
+          process.stderr.write(`${x.backend}, GPU time per kernel (median of ${PROFILE_STEPS} steps, each kernel in a pass of its own):\n${renderTable(['kernel', 'us', 'share'], table)}\n`);
         }
       }
     });

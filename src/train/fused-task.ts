@@ -142,13 +142,14 @@ export async function makeFusedTask(vae: Vae, adam: Adam, train: ImageSet, cfg: 
     async readStats(count) {
       const raw = await engine.readStats();
       const w = engine.statsWidth;
+      const flag = engine.columns.skipped;
       if (raw.length !== count * w || unread.length !== count) throw new Error(`expected statistics of ${count} steps, got ${raw.length / w}`);
       const values = new Float32Array(count * width);
       const skipped = new Set<number>();
       for (let k = 0; k < count; k++) {
         values.set(raw.subarray(k * w, k * w + width), k * width);
-        // the engine's last column with train.skipNonFinite: 1 where it left the update out
-        if (w > width && raw[k * w + w - 1] !== 0) {
+        // with train.skipNonFinite: 1 where the engine left the update out
+        if (flag !== null && raw[k * w + flag] !== 0) {
           skipped.add(k);
           skips++;
           adam.t -= 1; // a skipped step is not one of Adam's steps (as on every backend)

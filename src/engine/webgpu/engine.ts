@@ -3,11 +3,12 @@
  * into a compute pass, many per submit; statistics and state read back only when asked.
  * See index.ts for the design.
  */
-import { statsColumns, stepKernels, type KernelOptions } from './kernels.js';
+import { kernelLikelihood, statsColumns, stepKernels, type KernelOptions } from './kernels.js';
 import { makePlan, type Plan } from './plan.js';
 import { streamKey, STREAM } from './rng.js';
 import type { VaeSpec } from '../../model/vae.js';
 import { RuntimeFailure } from '../../errors.js';
+import { median } from '../../util/median.js';
 
 /** What one step needs from the CPU: written into the step's row of the uniform buffer. */
 export interface StepValues {
@@ -80,21 +81,10 @@ function asBytes(images: Float32Array): Uint8Array | null {
   return out;
 }
 
-/** The likelihood as the kernels take it. */
-function kernelLikelihood(spec: VaeSpec): KernelOptions['likelihood'] {
-  switch (spec.likelihood) {
-    case 'bernoulli':
-    case 'logistic':
-      return { kind: spec.likelihood };
-    case 'gaussian':
-      return { kind: 'gaussian', sigma: spec.sigma ?? 'learned' };
-    default:
-      throw new EngineUnsupported(`the ${spec.likelihood} likelihood is not in the engine`);
-  }
-}
-
 export class WebgpuEngine {
   readonly plan: Plan;
+  /** each step's statistics row: its width and where the gradient norm and the skipped flag are */
+  readonly columns: ReturnType<typeof statsColumns>;
   readonly statsWidth: number;
   readonly counts: EngineCounts = { steps: 0, submits: 0, dispatches: 0, issueMs: 0 };
   private readonly kernels: { pipeline: GPUComputePipeline; groups: [number, number]; label: string }[] = [];
@@ -116,7 +106,8 @@ export class WebgpuEngine {
   ) {
     this.plan = makePlan(opts.spec, opts.batch, opts.iwSamples);
     const plan = this.plan;
-    this.statsWidth = statsColumns(opts).width;
+    this.columns = statsColumns(opts);
+    this.statsWidth = this.columns.width;
     const bytes = asBytes(opts.images);
     const imageBytes = bytes ?? new Uint8Array(opts.images.buffer, opts.images.byteOffset, opts.images.byteLength);
     const limit = device.limits.maxStorageBufferBindingSize;
@@ -163,9 +154,10 @@ export class WebgpuEngine {
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
-    const lik = opts.spec.likelihood;
+    const likelihood = kernelLikelihood(opts.spec);
+    if (!likelihood) throw new EngineUnsupported(`the ${opts.spec.likelihood} likelihood is not in the engine`);
     const kopts: KernelOptions = {
-      likelihood: kernelLikelihood(opts.spec),
+      likelihood,
       binarize: opts.binarize,
       byteImages: bytes !== null,
       freeBits: opts.freeBits,
@@ -302,7 +294,6 @@ export class WebgpuEngine {
     }
     const err = this.deviceError();
     if (err) throw new RuntimeFailure(`the GPU reported an error while profiling: ${err}`);
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     return this.kernels.map((k, i) => ({ label: k.label, us: median(times[i]) }));
   }
 

@@ -77,15 +77,14 @@
  */
 import type { VaeSpec } from '../../model/vae.js';
 
+import { kernelLikelihood } from './kernels.js';
+
 export { WebgpuEngine, EngineUnsupported, type StepValues } from './engine.js';
 
 /** What the engine needs to know about a training config to say whether it can run it. */
 export interface EngineRequest {
   spec: VaeSpec;
 }
-
-/** The likelihoods the kernels implement. */
-const LIKELIHOODS = ['bernoulli', 'gaussian', 'logistic'];
 
 /**
  * Whether the fused engine runs this config, and if not, why (said on the start line). Sizes are
@@ -94,6 +93,6 @@ const LIKELIHOODS = ['bernoulli', 'gaussian', 'logistic'];
 export function engineSupport(r: EngineRequest): { ok: true } | { ok: false; reason: string } {
   const no = (reason: string) => ({ ok: false as const, reason });
   if (r.spec.arch !== 'mlp') return no(`it runs mlp models only (model.arch is '${r.spec.arch}')`);
-  if (!LIKELIHOODS.includes(r.spec.likelihood)) return no(`the ${r.spec.likelihood} likelihood is not in it`);
+  if (!kernelLikelihood(r.spec)) return no(`the ${r.spec.likelihood} likelihood is not in it`);
   return { ok: true };
 }

@@ -7,7 +7,7 @@
  * the global gradient norm and Adam. Every kernel declares the same eight bindings (one bind
  * group layout, engine.ts) and reads the step's values from the uniform `S` at a dynamic offset.
  */
-import type { Activation } from '../../model/vae.js';
+import type { Activation, VaeSpec } from '../../model/vae.js';
 import { LOGVAR_RANGE } from '../../model/vae.js';
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
 import { RNG_WGSL } from './rng.js';
@@ -43,6 +43,19 @@ export function statsColumns(o: Pick<KernelOptions, 'gradClip' | 'skipNonFinite'
   const norm = o.gradClip !== null ? width++ : null;
   const skipped = o.skipNonFinite > 0 ? width++ : null;
   return { width, norm, skipped };
+}
+
+/** The likelihood as the kernels take it, or null for one they do not implement. */
+export function kernelLikelihood(spec: VaeSpec): KernelOptions['likelihood'] | null {
+  switch (spec.likelihood) {
+    case 'bernoulli':
+    case 'logistic':
+      return { kind: spec.likelihood };
+    case 'gaussian':
+      return { kind: 'gaussian', sigma: spec.sigma ?? 'learned' };
+    default:
+      return null;
+  }
 }
 
 /** A float32 literal (the value rounded to float32 and printed so that it reads back exactly). */
@@ -308,10 +321,16 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     ),
   );
 
-  // 2. encoder layers: act(x W + b)
-  const forward = (l: Layer, rows: number) =>
+  // 2. encoder layers: act(x W + b) (the output layer passes its own epilogue and label)
+  const forward = (
+    l: Layer,
+    rows: number,
+    epilogue: Gemm['epilogue'] = (m, n, acc) => `let v = ${acc} + P[${u(l.bias)} + ${n}];
+        ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}] = ${activation(l.act, 'v')};`,
+    label = `forward ${l.name}`,
+  ) =>
     gemm({
-      label: `forward ${l.name}`,
+      label,
       M: rows,
       N: l.outDim,
       K: l.inDim,
@@ -319,8 +338,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       aKFast: true,
       b: (k, n) => `P[${u(l.kernel)} + ${k} * ${u(l.outDim)} + ${n}]`,
       bNFast: true,
-      epilogue: (m, n, acc) => `let v = ${acc} + P[${u(l.bias)} + ${n}];
-        ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}] = ${activation(l.act, 'v')};`,
+      epilogue,
     });
   for (const l of plan.encoder) out.push(forward(l, B));
 
@@ -391,19 +409,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
     // the outputs themselves; the loss kernel below pairs each pixel's location and log-scale
     epilogue = (m, n, acc) => `ACT[${u(last.output)} + ${m} * ${u(last.outDim)} + ${n}] = ${acc} + P[${u(last.bias)} + ${n}];`;
   }
-  out.push(
-    gemm({
-      label: lik.kind === 'logistic' ? 'forward decoder.out' : 'forward decoder.out with the loss',
-      M: R,
-      N: last.outDim,
-      K: last.inDim,
-      a: (m, k) => `ACT[${u(last.input)} + ${m} * ${u(last.inDim)} + ${k}]`,
-      aKFast: true,
-      b: (k, n) => `P[${u(last.kernel)} + ${k} * ${u(last.outDim)} + ${n}]`,
-      bNFast: true,
-      epilogue,
-    }),
-  );
+  out.push(forward(last, R, epilogue, lik.kind === 'logistic' ? 'forward decoder.out' : 'forward decoder.out with the loss'));
   if (lik.kind === 'logistic') out.push(logisticLoss(plan));
 
   // 5. statistics: log p(x|z) and the KL per row, many rows at a time (one workgroup each), then
@@ -547,13 +553,19 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
   }
 
   // 6. backward through the decoder: weight gradients (bias as an extra row of ones) and deltas
+  /** A(m, k) = input[k, m] for m < dim, 1 for m = dim: the input transposed, with the bias's row of ones */
+  const withOnes = (input: number, dim: number) => (m: string, k: string) =>
+    `select(ACT[${u(input)} + ${k} * ${u(dim)} + min(${m}, ${u(dim - 1)})], 1.0, ${m} == ${u(dim)})`;
+  /** the layer's delta from the gradient with respect to its output, times the activation's derivative */
+  const deltaEpilogue = (l: Layer) => (m: string, n: string, acc: string) => `let y = ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}];
+        ACT[${u(l.delta)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc} * ${activationGrad(l.act, 'y')};`;
   const weightGrad = (l: Layer, rows: number) =>
     gemm({
       label: `weight gradient ${l.name}`,
       M: l.inDim + 1,
       N: l.outDim,
       K: rows,
-      a: (m, k) => `select(ACT[${u(l.input)} + ${k} * ${u(l.inDim)} + min(${m}, ${u(l.inDim - 1)})], 1.0, ${m} == ${u(l.inDim)})`,
+      a: withOnes(l.input, l.inDim),
       aKFast: false,
       b: (k, n) => `ACT[${u(l.delta)} + ${k} * ${u(l.outDim)} + ${n}]`,
       bNFast: true,
@@ -569,8 +581,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       aKFast: true,
       b: (k, n) => `P[${u(next.kernel)} + ${n} * ${u(next.outDim)} + ${k}]`,
       bNFast: false,
-      epilogue: (m, n, acc) => `let y = ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}];
-        ACT[${u(l.delta)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc} * ${activationGrad(l.act, 'y')};`,
+      epilogue: deltaEpilogue(l),
     });
   for (let i = dec.length - 1; i >= 0; i--) {
     out.push(weightGrad(dec[i], R));
@@ -631,7 +642,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
       M: H + 1,
       N: 2 * J,
       K: B,
-      a: (m, k) => `select(ACT[${u(plan.headInput)} + ${k} * ${u(H)} + min(${m}, ${u(H - 1)})], 1.0, ${m} == ${u(H)})`,
+      a: withOnes(plan.headInput, H),
       aKFast: false,
       b: (k, n) => `ACT[${u(ar.dlat)} + ${k} * ${u(2 * J)} + ${n}]`,
       bNFast: true,
@@ -652,8 +663,7 @@ export function stepKernels(plan: Plan, o: KernelOptions): Kernel[] {
           aKFast: true,
           b: (k, n) => `P[${u(plan.mu.kernel)} + (${k} / ${u(J)}) * ${u(headBlock)} + ${n} * ${u(J)} + ${k} % ${u(J)}]`,
           bNFast: false,
-          epilogue: (m, n, acc) => `let y = ACT[${u(l.output)} + ${m} * ${u(l.outDim)} + ${n}];
-        ACT[${u(l.delta)} + ${m} * ${u(l.outDim)} + ${n}] = ${acc} * ${activationGrad(l.act, 'y')};`,
+          epilogue: deltaEpilogue(l),
         }),
       );
     } else {
