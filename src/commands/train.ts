@@ -6,7 +6,8 @@ import { trainVae } from '../train/train-vae.js';
 import { outOfPatience } from '../train/early-stop.js';
 import { resumeConfig } from '../train/resume.js';
 import { hasCheckpoint, readManifest } from '../run/checkpoint.js';
-import { lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
+import { refuseIfLocked } from '../run/lock.js';
+import { checkNewRunDir, lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
 import { fmt } from '../ui/table.js';
 import { EXIT_ON, takeSignals, type StopSignal } from '../ui/signals.js';
 import { addBackendOption, collect, makeLog, startBackend, type CommonOptions } from './options.js';
@@ -41,6 +42,8 @@ export function registerTrain(program: Command): void {
     if (opts.resume !== undefined) {
       if (opts.out) throw new VaeError('--out and --resume cannot be used together', { hint: '--resume continues the run in its own directory' });
       resumeDir = resolveRun(typeof opts.resume === 'string' ? opts.resume : undefined, { unstarted: true });
+      // Another trainer on this run is refused before anything else (trainVae takes the lock).
+      refuseIfLocked(resumeDir);
       config = resumeConfig(readRunConfig(resumeDir), { config: opts.config, set: opts.set }, resumeDir);
       // A run with no checkpoint yet starts again from the beginning (trainVae).
       const meta = hasCheckpoint(resumeDir) ? readManifest<CheckpointMeta>(resumeDir).meta : { epoch: 0, partial: null, best: null };
@@ -57,6 +60,7 @@ export function registerTrain(program: Command): void {
         });
       }
     } else {
+      if (opts.out) checkNewRunDir(opts.out);
       const loaded = loadConfig({ config: opts.config, set: opts.set });
       config = loaded.config;
       name = loaded.name;

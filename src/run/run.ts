@@ -20,6 +20,7 @@ import type { RngState } from '../random.js';
 import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
 import { ensureDir, writeJsonAtomic } from '../util/atomic.js';
 import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
+import { lockRun, refuseIfLocked, trainerOf, type RunLock } from './lock.js';
 
 export const RUNS_ROOT = 'runs';
 
@@ -67,26 +68,50 @@ export function defaultRunDir(name: string, root = RUNS_ROOT): string {
   return dir;
 }
 
-/** Create a fresh run directory; refuse to train into one that already holds a run. */
-export function createRunDir(dir: string): void {
-  if (fs.existsSync(dir)) {
-    if (!fs.statSync(dir).isDirectory()) throw new VaeError(`--out ${dir} exists and is not a directory`);
-    if (hasCheckpoint(dir) || fs.existsSync(path.join(dir, 'config.json'))) {
-      throw new VaeError(`${dir} already holds a run`, { hint: 'choose another --out, or delete that run first' });
-    }
-  }
+/**
+ * Refuse, reading only, to start a new run in `dir` when it already holds a run or another
+ * trainer is writing one there (before any data is loaded, so that the refusal comes at once).
+ */
+export function checkNewRunDir(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  if (!fs.statSync(dir).isDirectory()) throw new VaeError(`--out ${dir} exists and is not a directory`);
+  refuseIfLocked(dir);
+  refuseIfRun(dir);
+}
+
+function refuseIfRun(dir: string): void {
+  if (hasCheckpoint(dir) || isRunDir(dir)) throw new VaeError(`${dir} already holds a run`, { hint: 'choose another --out, or delete that run first' });
+}
+
+/**
+ * Create a fresh run directory and take its training lock (lock.ts); refuse to train into one
+ * that already holds a run or that another trainer holds.
+ */
+export function createRunDir(dir: string): RunLock {
+  checkNewRunDir(dir);
   ensureDir(dir);
+  const lock = lockRun(dir);
+  // Another trainer may have finished a run here between the check and the lock.
+  try {
+    refuseIfRun(dir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   for (const sub of ['samples', 'recon']) ensureDir(path.join(dir, sub));
+  return lock;
 }
 
 function isRunDir(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'config.json'));
 }
 
-/** A run directory that training left before its first checkpoint. */
+/** A run directory that training left before its first checkpoint (or that is training towards it now). */
 class NoCheckpointYet extends VaeError {
   constructor(dir: string) {
-    super(`${dir} stopped before its first checkpoint`, { hint: `\`vae train --resume ${dir}\` starts it again` });
+    const pid = trainerOf(dir);
+    if (pid !== null) super(`${dir} is still training (pid ${pid}) and has no checkpoint yet`, { hint: 'wait for its first one, at the end of its first epoch or after train.checkpointMinutes' });
+    else super(`${dir} stopped before its first checkpoint`, { hint: `\`vae train --resume ${dir}\` starts it again` });
   }
 }
 const noCheckpointYet = (dir: string) => new NoCheckpointYet(dir);

@@ -16,10 +16,11 @@ import { klWeightAt } from '../model/objective.js';
 import { likelihoodKind } from '../model/likelihoods/registry.js';
 import { countParams } from '../model/params.js';
 import { evaluateElbo } from '../eval/elbo.js';
-import { createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
+import { checkNewRunDir, createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
 import { readMetrics, writeMetrics, type EpochMetrics } from '../run/metrics.js';
 import { recipeForDataset } from '../image/prepare.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
+import { lockRun, type RunLock } from '../run/lock.js';
 import { VaeError } from '../errors.js';
 import type { BackendReport } from '../backend/index.js';
 import { versions } from '../version.js';
@@ -61,8 +62,30 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
 }
 
+/**
+ * Train, holding the run's training lock (src/run/lock.ts) from before anything in the run is
+ * read for training until the end, whatever the end: a second trainer on the run is refused.
+ */
 export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
+  const locks: RunLock[] = [];
+  const hold = (lock: RunLock) => {
+    locks.push(lock);
+    if (lock.tookOverFrom !== null) opts.log.info(`took over the lock that an earlier vae train (pid ${lock.tookOverFrom}, no longer running) left in the run`);
+  };
+  try {
+    return await train(opts, hold);
+  } finally {
+    for (const lock of locks) lock.release();
+  }
+}
+
+async function train(opts: TrainOptions, hold: (lock: RunLock) => void): Promise<TrainResult> {
   const { log, config: cfg } = opts;
+  if (opts.resumeDir) hold(lockRun(opts.resumeDir));
+  // A new run's folder is checked now (a run or a trainer already there is refused at once) and
+  // created, with its lock, once the data have loaded.
+  const newDir = opts.resumeDir ? null : (opts.out ?? defaultRunDir(opts.name));
+  if (newDir) checkNewRunDir(newDir);
   log.status('loading data');
   const onWarn = (m: string) => log.warn(m);
   const splits = await loadSplits(cfg.data, ['train', 'val'], { cacheDir: opts.resumeDir, onWarn });
@@ -112,8 +135,8 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
     epsRng = Rng.derive(seed, 'eps');
     log.info(`${dir} stopped before its first checkpoint: starting it again from the beginning`);
   } else {
-    dir = opts.out ?? defaultRunDir(opts.name);
-    createRunDir(dir);
+    dir = newDir!;
+    hold(createRunDir(dir));
     writeRunJson(dir, 'config.json', cfg);
     writeRunJson(dir, 'run.json', { created: runRecord.at, configFile: opts.configFile, ...runRecord, prepare: recipeForDataset(cfg.data.dataset), versions: versions() });
     vae = createVaeForConfig(cfg, train);

@@ -73,7 +73,7 @@ test('atomic writes leave the old file intact when the write fails', () => {
 test('a run saves and loads model and optimiser state; latest run is found', async () => {
   const root = tmp();
   const dir = path.join(root, 'r1');
-  createRunDir(dir);
+  createRunDir(dir).release();
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(defaultConfig()));
   const vae = tinyVae(8);
   const adam = new Adam({ learningRate: 0.01 });
