@@ -62,12 +62,16 @@ export class Adam {
         const g = grads.get(name);
         if (!g) continue;
         const [m, v] = this.moments(name, w);
-        const m1 = tf.add(tf.mul(m, b1), tf.mul(g, c1));
-        const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), c2));
-        m.assign(m1);
-        v.assign(v1);
-        const denom = tf.add(tf.mul(tf.sqrt(v1), invSqrtBc2), eps);
-        w.assign(tf.sub(w, tf.mul(tf.div(m1, denom), stepSize)));
+        // One tidy per parameter: the update's dozen temporaries are freed before the next
+        // parameter's are made, so they cost a dozen copies of one tensor, not of the model.
+        tf.tidy(() => {
+          const m1 = tf.add(tf.mul(m, b1), tf.mul(g, c1));
+          const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), c2));
+          m.assign(m1);
+          v.assign(v1);
+          const denom = tf.add(tf.mul(tf.sqrt(v1), invSqrtBc2), eps);
+          w.assign(tf.sub(w, tf.mul(tf.div(m1, denom), stepSize)));
+        });
       }
     });
   }
