@@ -3,13 +3,14 @@
  * that loads in the table's order (cuda only with a GPU, webgpu only on a real GPU, then
  * tensorflow, wasm, cpu).
  */
+import os from 'node:os';
 import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { firstLine } from './optional.js';
 import { BackendUnavailable } from './unavailable.js';
 import { BACKENDS, BACKEND_NAMES, type BackendName, type ConcreteBackend } from './registry.js';
 
-export { BACKEND_NAMES, type BackendName };
+export { BACKEND_NAMES, type BackendName, type ConcreteBackend };
 
 export interface BackendReport {
   name: ConcreteBackend;
@@ -24,6 +25,14 @@ export interface BackendReport {
 export function parseBackendName(name: string): BackendName {
   if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
   throw new VaeError(`unknown backend '${name}'`, { hint: `choose one of ${BACKEND_NAMES.join(', ')}` });
+}
+
+/** The most memory a backend can give tensors, and how to say so ("the wasm backend can address" 4 GiB). */
+export function memoryLimit(name: ConcreteBackend): { bytes: number; what: string } {
+  // WebAssembly's memory is 32-bit: its heap cannot grow past 4 GiB, whatever the machine has.
+  if (name === 'wasm') return { bytes: 2 ** 32, what: 'the wasm backend can address' };
+  // A GPU's own memory is not known before allocating; the machine's bounds it here.
+  return { bytes: os.totalmem(), what: 'this machine has' };
 }
 
 /** Select and initialise a backend. Throws BackendUnavailable (one clear line) when it cannot. */

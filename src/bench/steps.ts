@@ -10,7 +10,7 @@ import { loadSplits } from '../data/load.js';
 import type { BackendReport } from '../backend/index.js';
 import { gpuCounters, gpuCountersPerStep, type GpuCounters } from '../backend/webgpu/counters.js';
 import { Adam } from '../train/adam.js';
-import { createVaeForConfig } from '../train/model-from-config.js';
+import { checkFitsInMemory, createVaeForConfig } from '../train/model-from-config.js';
 import { makeVaeTask } from '../train/vae-step.js';
 import { fusedTaskFor } from '../train/fused-task.js';
 import { yieldToEvents } from '../ui/progress.js';
@@ -61,6 +61,7 @@ export async function prepareStepBench(
   opts: { tfjs: boolean; profile?: boolean; say: (line: string) => void },
 ): Promise<StepBench> {
   const train = (await loadSplits(cfg.data, ['train'])).train;
+  checkFitsInMemory(cfg, train, report.name);
   const vae = createVaeForConfig(cfg, train);
   const adam = new Adam({ learningRate: cfg.train.learningRate });
   const epsRng = Rng.derive(cfg.train.seed, 'eps');

@@ -30,7 +30,7 @@ import { fmt, streamingTable } from '../ui/table.js';
 import { Adam } from './adam.js';
 import { runLoop } from './loop.js';
 import { learningRateAt } from './schedule.js';
-import { createVaeForConfig } from './model-from-config.js';
+import { checkFitsInMemory, createVaeForConfig, outOfMemory } from './model-from-config.js';
 import { describeModel, describeObjective } from './describe.js';
 import { makeVaeTask, type RngSnapshot, type VaeTask } from './vae-step.js';
 import { fusedTaskFor } from './fused-task.js';
@@ -74,6 +74,8 @@ export async function trainVae(opts: TrainOptions): Promise<TrainResult> {
   };
   try {
     return await train(opts, hold);
+  } catch (err) {
+    throw outOfMemory(err, opts.backend.name) ?? err;
   } finally {
     for (const lock of locks) lock.release();
   }
@@ -93,6 +95,8 @@ async function train(opts: TrainOptions, hold: (lock: RunLock) => void): Promise
   const val = splits.val;
   log.stopStatus();
   log.info(`data: ${cfg.data.dataset}, ${train.n} training / ${val.n} validation examples of ${train.shape.join('x')}`);
+  // Before the model is built or anything is written: a model or batch that cannot fit is refused.
+  checkFitsInMemory(cfg, train, opts.backend.name);
 
   const seed = cfg.train.seed;
   const adam = new Adam({ learningRate: cfg.train.learningRate });
