@@ -28,7 +28,11 @@ export async function benchEval(opts: { backends: string[]; run?: string; sample
     const progress = new Progress(log, paths.length * set.n);
     const onProgress = (path: string, done: number, total: number) => {
       const all = paths.indexOf(path as 'fused') * total + done;
-      progress.show(`timing the ${path} path: ${Math.floor(done)}/${total} examples x K = ${opts.samples}, ${formatDuration(progress.elapsed())} elapsed, ${progress.etaText(all)}`);
+      progress.show([
+        { text: `timing the ${path} path: ${Math.floor(done)}/${total} examples x K = ${opts.samples}`, rank: 0 },
+        { text: `${formatDuration(progress.elapsed())} elapsed`, rank: 2, join: ', ' },
+        { text: progress.etaText(all), rank: 1, join: ', ' },
+      ]);
     };
     for (const r of await benchEvalSampler(vae, set, { samples: opts.samples, binarize, paths, onProgress })) {
       rows.push({ ...r, backend: report.name, device: report.device });

@@ -59,7 +59,10 @@ export function registerEncode(program: Command): void {
     const inputs = await readInputs(run, { files, split: opts.split, limit: opts.limit, defaultLimit: Number.MAX_SAFE_INTEGER, prepare });
     const J = run.vae.spec.latentDim;
     const progress = new Progress(log, 2 * inputs.n);
-    const line = (what: string, done: number) => `${what}: ${done}/${inputs.n} images, ${progress.etaText(what === 'encoding' ? done : inputs.n + done)}`;
+    const line = (what: string, done: number) => [
+      { text: `${what}: ${done}/${inputs.n} images`, rank: 0 },
+      { text: progress.etaText(what === 'encoding' ? done : inputs.n + done), rank: 1, join: ', ' },
+    ];
     progress.show(line('encoding', 0));
     const { mu, logvar } = await encodeArrays(run.vae, inputs.images, inputs.n, (done) => progress.show(line('encoding', done)));
     const rng = Rng.derive(opts.seed, 'encode-sample');

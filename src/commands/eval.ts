@@ -109,7 +109,11 @@ export function registerEval(program: Command): void {
       if (set.n === 0) throw new VaeError(`the ${split} split of this run is empty`, { hint: split === 'val' ? 'the run was trained with data.validation=0' : undefined });
       const t0 = performance.now();
       const progress = new Progress(log, set.n);
-      const line = (done: number) => `${split}: ${Math.floor(done)}/${set.n} examples, K = ${opts.samples}, ${progress.etaText(done)}`;
+      const line = (done: number) => [
+        { text: `${split}: ${Math.floor(done)}/${set.n} examples`, rank: 0 },
+        { text: `K = ${opts.samples}`, rank: 2, join: ', ' },
+        { text: progress.etaText(done), rank: 1, join: ', ' },
+      ];
       progress.show(line(0));
       const r = await evaluateSplit(run.vae, set, {
         seed: opts.seed,

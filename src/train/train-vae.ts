@@ -211,10 +211,16 @@ async function train(opts: TrainOptions, hold: (lock: RunLock) => void): Promise
         },
         onProgress(p) {
           const kl = weighted ? `KL ${fmt(p.stats.kl)}, weighted ${fmt(p.stats.klWeighted)}` : `KL ${fmt(p.stats.kl)}`;
-          const all = p.epochs - p.epoch > 1 ? `, all ${formatDuration(progress.eta(p.globalStep - startStep))}` : '';
-          progress.show(
-            `epoch ${p.epoch + 1}/${p.epochs}  step ${p.stepInEpoch}/${p.stepsInEpoch}  loss ${fmt(-p.stats.bound)}  (recon ${fmt(p.stats.recon)}, ${kl})  ${Math.round(p.examplesPerSec)} ex/s  ETA epoch ${formatDuration(p.epochEtaSec)}${all}`,
-          );
+          // Ranked: on a narrow terminal the terms go first, then the speed, the run's ETA, ...
+          progress.show([
+            { text: `epoch ${p.epoch + 1}/${p.epochs}`, rank: 0 },
+            { text: `step ${p.stepInEpoch}/${p.stepsInEpoch}`, rank: 1 },
+            { text: `loss ${fmt(-p.stats.bound)}`, rank: 2 },
+            { text: `(recon ${fmt(p.stats.recon)}, ${kl})`, rank: 6 },
+            { text: `${Math.round(p.examplesPerSec)} ex/s`, rank: 5 },
+            { text: `ETA epoch ${formatDuration(p.epochEtaSec)}`, rank: 3 },
+            ...(p.epochs - p.epoch > 1 ? [{ text: `all ${formatDuration(progress.eta(p.globalStep - startStep))}`, rank: 4, join: ', ' }] : []),
+          ]);
         },
         async onEpochEnd(r) {
           await task.syncModel?.();

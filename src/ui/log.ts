@@ -3,6 +3,7 @@
  */
 import ora, { type Ora } from 'ora';
 import { beforeSignalExit } from './signals.js';
+import { fitLine, liveWidth, type Field } from './line.js';
 
 export interface LogOptions {
   quiet?: boolean;
@@ -14,6 +15,8 @@ export class Log {
   readonly verbose: boolean;
   private spinner: Ora | null = null;
   private releaseCleanup: (() => void) | null = null;
+  /** the live line's fields, laid out again on a resize */
+  private shown: readonly Field[] = [];
 
   constructor(opts: LogOptions = {}) {
     this.quiet = !!opts.quiet;
@@ -48,13 +51,27 @@ export class Log {
     this.write(`vae: warning: ${line}`);
   }
 
-  /** A live status line (ora) on a terminal; nothing otherwise. */
-  status(text: string): void {
+  /**
+   * A live status line (ora) on a terminal; nothing otherwise. It never runs past the terminal's
+   * edge: a line of fields drops its least important ones to fit (line.ts), a plain string is
+   * cut; and it is laid out again when the terminal is resized.
+   */
+  status(text: string | readonly Field[]): void {
     if (!this.interactive) return;
+    this.shown = typeof text === 'string' ? [{ text, rank: 0 }] : text;
+    const line = fitLine(this.shown, liveWidth());
     if (!this.spinner) {
-      this.spinner = ora({ text, stream: process.stderr, discardStdin: false }).start();
-      this.releaseCleanup = beforeSignalExit(() => this.stopStatus());
-    } else this.spinner.text = text;
+      this.spinner = ora({ text: line, stream: process.stderr, discardStdin: false }).start();
+      const cleanup = beforeSignalExit(() => this.stopStatus());
+      const onResize = () => {
+        if (this.spinner) this.spinner.text = fitLine(this.shown, liveWidth());
+      };
+      process.stderr.on('resize', onResize);
+      this.releaseCleanup = () => {
+        cleanup();
+        process.stderr.off('resize', onResize);
+      };
+    } else this.spinner.text = line;
   }
 
   stopStatus(): void {
