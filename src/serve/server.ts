@@ -1,7 +1,13 @@
 /**
  * A small local HTTP server (node:http) for fixed content: every URL path maps to bytes held in
- * memory or to a file read when asked. It listens on 127.0.0.1 only, answers GET and HEAD, and
- * says clearly when the port is taken.
+ * memory or to a file read when asked, so no request can reach any other file (`/../`, `%2e%2e`
+ * and `%2f` included: a path is looked up, never joined). It listens on 127.0.0.1 only, answers
+ * GET and HEAD, and says clearly when the port is taken.
+ *
+ * A web page elsewhere can still send requests to 127.0.0.1 through a name it controls that
+ * resolves there (DNS rebinding); those carry that name in their Host header, so a request whose
+ * Host is not a loopback name or address is refused with 403. No CORS header is ever sent, so
+ * other origins cannot read what the server answers.
  */
 import http from 'node:http';
 import fs from 'node:fs';
@@ -34,23 +40,49 @@ export interface Server {
 }
 
 /** Serve `routes` (URL path -> content; '/' for the page) on 127.0.0.1:port (0: any free port). */
+/**
+ * Whether a Host header names this machine's loopback: localhost (or a name under .localhost),
+ * 127.x.x.x, [::1] or the address the server is bound to, with any port.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/i.exec(host.trim());
+  if (!m) return false;
+  const name = m[1].toLowerCase().replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || name === HOST || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(name) || name === '[::1]';
+}
+
+function text(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(body);
+}
+
 export function serve(routes: ReadonlyMap<string, Content>, port: number): Promise<Server> {
   const server = http.createServer((req, res) => {
-    const urlPath = decodeURIComponent(new URL(req.url ?? '/', `http://${HOST}`).pathname);
+    if (!isLoopbackHost(req.headers.host)) {
+      text(res, 403, `this server answers only requests to localhost or ${HOST}\n`);
+      return;
+    }
+    let urlPath: string;
+    try {
+      urlPath = decodeURIComponent(new URL(req.url ?? '/', `http://${HOST}`).pathname);
+    } catch {
+      text(res, 400, 'malformed URL\n');
+      return;
+    }
     const content = routes.get(urlPath);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
     if (!content) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: ${urlPath}\n`);
+      text(res, 404, `not found: ${urlPath}\n`);
       return;
     }
     let body: Uint8Array;
     try {
       body = 'bytes' in content ? content.bytes : fs.readFileSync(content.file);
     } catch (err) {
-      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`cannot read ${urlPath}: ${(err as Error).message}\n`);
+      text(res, 500, `cannot read ${urlPath}: ${(err as Error).message}\n`);
       return;
     }
     res.writeHead(200, {
