@@ -5,9 +5,9 @@ import { loadConfig } from '../config/load.js';
 import { trainVae } from '../train/train-vae.js';
 import { outOfPatience } from '../train/early-stop.js';
 import { resumeConfig } from '../train/resume.js';
-import { hasCheckpoint, readManifest } from '../run/checkpoint.js';
+import { hasCheckpoint } from '../run/checkpoint.js';
 import { refuseIfLocked } from '../run/lock.js';
-import { checkNewRunDir, lastBackend, readRunConfig, readRunInfo, resolveRun, type CheckpointMeta } from '../run/run.js';
+import { checkNewRunDir, lastBackend, readRunConfig, readRunInfo, readRunMeta, resolveRun } from '../run/run.js';
 import { fmt } from '../ui/table.js';
 import { EXIT_ON, takeSignals, type StopSignal } from '../ui/signals.js';
 import { addBackendOption, collect, makeLog, startBackend, type CommonOptions } from './options.js';
@@ -46,7 +46,7 @@ export function registerTrain(program: Command): void {
       refuseIfLocked(resumeDir);
       config = resumeConfig(readRunConfig(resumeDir), { config: opts.config, set: opts.set }, resumeDir);
       // A run with no checkpoint yet starts again from the beginning (trainVae).
-      const meta = hasCheckpoint(resumeDir) ? readManifest<CheckpointMeta>(resumeDir).meta : { epoch: 0, partial: null, best: null };
+      const meta = hasCheckpoint(resumeDir) ? readRunMeta(resumeDir) : { epoch: 0, partial: null, best: null };
       if (meta.epoch >= config.train.epochs && !meta.partial) {
         throw new VaeError(`${resumeDir} has already trained ${meta.epoch} of ${config.train.epochs} epochs`, {
           hint: `to train longer: vae train --resume ${resumeDir} --set train.epochs=${meta.epoch + 10}`,

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { z } from 'zod';
 import { VaeError } from '../errors.js';
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 
@@ -40,6 +41,31 @@ export interface Manifest<M = Record<string, unknown>> {
   tensors: TensorEntry[];
   meta: M;
 }
+
+/**
+ * A run file whose content is not what vae writes (truncated, garbled or edited by hand): one
+ * line naming the file and the first thing wrong in it.
+ */
+export function damagedFile(file: string, what: string): VaeError {
+  return new VaeError(`${file} is damaged or was edited: ${what}`, { hint: 'restore the run from a copy, or train it again' });
+}
+
+/** The first problem zod found, as 'where: what' ('meta.epoch: expected number, received string'); `under` prefixes the path. */
+export function firstIssue(error: z.ZodError, under?: string): string {
+  const issue = error.issues[0];
+  const where = [...(under ? [under] : []), ...issue.path.map(String)].join('.');
+  const what = issue.message.replace(/^Invalid (input|option): /, '').replace(/^Too (small|big): /, '');
+  return where ? `${where}: ${what}` : what;
+}
+
+const count = z.number().int().min(0);
+const manifestSchema = z.object({
+  weights: z.string().regex(/^weights-[\w-]+\.bin$/, 'expected the name of a weights-*.bin file beside it'),
+  weightsBytes: count,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected a SHA-256 in hex'),
+  tensors: z.array(z.object({ name: z.string(), shape: z.array(count), dtype: z.literal('float32'), offset: count, bytes: count })),
+  meta: z.record(z.string(), z.unknown()),
+});
 
 export function saveCheckpoint<M>(dir: string, arrays: readonly NamedArray[], meta: M, step: number): Manifest<M> {
   ensureDir(dir);
@@ -104,6 +130,8 @@ export function readManifest<M>(dir: string): Manifest<M> {
     });
   }
   if (!Array.isArray(m.tensors) || typeof m.weights !== 'string') throw new VaeError(`${file} is missing its tensor list`);
+  const checked = manifestSchema.safeParse(m);
+  if (!checked.success) throw damagedFile(file, firstIssue(checked.error));
   return m;
 }
 

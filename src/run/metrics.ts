@@ -1,6 +1,7 @@
-/** metrics.jsonl: one JSON object per finished epoch, rewritten atomically each epoch. */
+/** metrics.jsonl: one JSON object per finished epoch, rewritten atomically each epoch (never appended to). */
 import fs from 'node:fs';
 import path from 'node:path';
+import { VaeError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
 /** The ELBO of a split: what validation records each epoch and `vae eval` starts from. */
@@ -32,19 +33,45 @@ export interface EpochMetrics {
   time: string;
 }
 
-/** The epochs recorded in a run, up to and including `upToEpoch` (1-based). */
+/**
+ * The epochs recorded in a run, 1 to `upToEpoch` (the checkpoint's epoch; a record after it, from
+ * an epoch whose checkpoint was not written, is dropped). vae replaces metrics.jsonl whole and
+ * atomically every epoch, never appends to it, so no crash leaves a torn line: a line that does
+ * not parse, at the end or in the middle, or records that do not run 1, 2, ... up to the
+ * checkpoint's epoch, mean the file was damaged or edited, and resuming would rewrite the
+ * history from a guess. That is refused, naming the file and line. A missing file is no records
+ * (deleting it is how to resume without the earlier epochs' records).
+ */
 export function readMetrics(dir: string, upToEpoch: number): EpochMetrics[] {
-  let text = '';
+  const file = path.join(dir, 'metrics.jsonl');
+  let text: string;
   try {
-    text = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
-  } catch {
-    return [];
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new VaeError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as EpochMetrics)
-    .filter((m) => m.epoch <= upToEpoch);
+  const damaged = (what: string) =>
+    new VaeError(`${file} is damaged or was edited: ${what}`, { hint: 'restore it from a copy, or delete it to resume without the earlier epochs\' records' });
+  const out: EpochMetrics[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].trim()) continue;
+    let m: EpochMetrics;
+    try {
+      m = JSON.parse(lines[i]) as EpochMetrics;
+    } catch (err) {
+      throw damaged(`line ${i + 1} is not valid JSON (${(err as Error).message})`);
+    }
+    if (m === null || typeof m !== 'object' || !Number.isInteger(m.epoch) || !m.train || typeof m.train !== 'object') throw damaged(`line ${i + 1} is not an epoch's record`);
+    if (m.epoch <= upToEpoch) out.push(m);
+  }
+  const epochs = out.map((m) => m.epoch);
+  if (epochs.length !== upToEpoch || epochs.some((e, i) => e !== i + 1)) {
+    const held = epochs.length ? `epoch${epochs.length > 1 ? 's' : ''} ${epochs.join(', ')}` : 'no epoch';
+    throw damaged(`it records ${held}, but the checkpoint is at epoch ${upToEpoch}, so it should record ${upToEpoch === 1 ? 'epoch 1' : `epochs 1 to ${upToEpoch}`}`);
+  }
+  return out;
 }
 
 export function writeMetrics(dir: string, metrics: EpochMetrics[]): void {

@@ -10,16 +10,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { tf } from '../tf.js';
 import { VaeError } from '../errors.js';
 import { validateConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
+import { ACTIVATIONS, LIKELIHOODS, type Config } from '../config/schema.js';
 import { expectedShapes, isBuffer, vaeFromParams, type Vae, type VaeSpec } from '../model/vae.js';
 import { variableOf, type Params } from '../model/params.js';
 import type { RngState } from '../random.js';
 import { RECIPES, recipeForDataset, type Recipe } from '../image/prepare.js';
 import { ensureDir, writeJsonAtomic } from '../util/atomic.js';
-import { hasCheckpoint, loadCheckpoint, MANIFEST, saveCheckpoint, type NamedArray } from './checkpoint.js';
+import { damagedFile, firstIssue, hasCheckpoint, loadCheckpoint, MANIFEST, readManifest, saveCheckpoint, type NamedArray } from './checkpoint.js';
 import { lockRun, refuseIfLocked, trainerOf, type RunLock } from './lock.js';
 
 export const RUNS_ROOT = 'runs';
@@ -54,6 +55,44 @@ export interface CheckpointMeta {
   partial?: PartialEpoch | null;
   best: { epoch: number; valElbo: number } | null;
   savedAt: string;
+}
+
+const count = z.number().int().min(0);
+const size = z.number().int().positive();
+const rngStream = z.object({ alea: z.object({ c: z.number(), s0: z.number(), s1: z.number(), s2: z.number() }), spare: z.number().nullable() });
+/** What a checkpoint's meta must hold for a run to be read and resumed (checked, not trusted: the file may have been edited). */
+const metaSchema = z.object({
+  epoch: count,
+  step: count,
+  dataShape: z.tuple([size, size, size]),
+  model: z.looseObject({
+    arch: z.enum(['mlp', 'conv']),
+    inputDim: size,
+    inputShape: z.tuple([size, size, size]).optional(),
+    hidden: z.array(size),
+    latentDim: size,
+    activation: z.enum(ACTIVATIONS),
+    likelihood: z.enum(LIKELIHOODS),
+    convChannels: z.array(size).optional(),
+    kernelSize: size.optional(),
+    batchNorm: z.boolean().optional(),
+  }),
+  optimizer: z.object({ name: z.literal('adam'), t: count }).nullable(),
+  rng: z.object({ eps: rngStream, bin: rngStream.nullable().optional() }).nullable(),
+  partial: z.object({ stepInEpoch: count, sums: z.array(z.number().nullable()), examples: z.number().min(0), seconds: z.number().min(0) }).nullable().optional(),
+  best: z.object({ epoch: count, valElbo: z.number().nullable() }).nullable(),
+});
+
+/** A checkpoint's meta (in `dir`, a run or its best/), checked against what vae writes. */
+export function readRunMeta(dir: string): CheckpointMeta {
+  const file = path.join(dir, MANIFEST);
+  const meta = readManifest<CheckpointMeta>(dir).meta;
+  if (!meta?.model) throw new VaeError(`${file} does not describe its model`);
+  const checked = metaSchema.safeParse(meta);
+  if (!checked.success) throw damagedFile(file, firstIssue(checked.error, 'meta'));
+  const pixels = meta.dataShape.reduce((a, b) => a * b, 1);
+  if (meta.model.inputDim !== pixels) throw damagedFile(file, `meta.model.inputDim is ${meta.model.inputDim}, but meta.dataShape [${meta.dataShape}] has ${pixels} values`);
+  return meta;
 }
 
 export function timestamp(d = new Date()): string {
@@ -233,7 +272,30 @@ export interface LoadedRun {
 /** The run's preparation recipe: recorded in run.json, or (older runs) from its data set's name. */
 export function runRecipe(run: LoadedRun): Recipe {
   const recorded = readRunInfo(run.dir).prepare;
-  return typeof recorded === 'string' && (RECIPES as readonly string[]).includes(recorded) ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
+  return recorded !== undefined ? (recorded as Recipe) : recipeForDataset(run.config.data.dataset);
+}
+
+/**
+ * config.json's model keys against the model the checkpoint describes: a config edited by hand
+ * would otherwise resume (or prepare inputs for) a model other than the one saved.
+ */
+function agreesWithCheckpoint(dir: string, config: Config, meta: CheckpointMeta): void {
+  const m = meta.model;
+  const c = config.model;
+  const pairs: [string, unknown, unknown][] = [
+    ['arch', c.arch, m.arch],
+    ['hidden', c.hidden, m.hidden],
+    ['latentDim', c.latentDim, m.latentDim],
+    ['activation', c.activation, m.activation],
+    ['likelihood', c.likelihood, m.likelihood],
+    ...(m.arch === 'conv' && m.convChannels ? ([['convChannels', c.convChannels, m.convChannels]] as [string, unknown, unknown][]) : []),
+  ];
+  const differ = pairs.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b));
+  if (differ.length) {
+    throw new VaeError(`${path.join(dir, 'config.json')} does not match the model in ${path.join(dir, MANIFEST)}: ${differ.map(([k, a, b]) => `model.${k} is ${JSON.stringify(a)} there, ${JSON.stringify(b)} in the checkpoint`).join(', ')}`, {
+      hint: 'one of them was edited; restore the run from a copy, or train a new run for another model',
+    });
+  }
 }
 
 /** Load a run's model from its last checkpoint (or from best/). */
@@ -241,16 +303,17 @@ export function loadRun(dir: string, which: 'last' | 'best' = 'last'): LoadedRun
   const config = readRunConfig(dir);
   requireCheckpoint(dir, which);
   const cdir = which === 'best' ? path.join(dir, 'best') : dir;
-  const { manifest, arrays } = loadCheckpoint<CheckpointMeta>(cdir);
-  const meta = manifest.meta;
-  if (!meta?.model) throw new VaeError(`${path.join(cdir, MANIFEST)} does not describe its model`);
+  const meta = readRunMeta(cdir);
+  agreesWithCheckpoint(dir, config, meta);
+  const { arrays } = loadCheckpoint<CheckpointMeta>(cdir);
+  const file = path.join(cdir, MANIFEST);
   const expected = expectedShapes(meta.model);
   const params: Params = new Map();
   for (const [name, shape] of expected) {
     const a = arrays.get(name);
-    if (!a) throw new VaeError(`checkpoint in ${cdir} lacks tensor '${name}'`, { hint: 'the checkpoint does not match its model description' });
+    if (!a) throw new VaeError(`checkpoint in ${cdir} lacks tensor '${name}'`, { hint: `the tensors in ${file} do not match its model description; restore the run from a copy` });
     if (a.shape.join('x') !== shape.join('x')) {
-      throw new VaeError(`checkpoint tensor '${name}' has shape [${a.shape}] but the model needs [${shape}]`);
+      throw new VaeError(`checkpoint tensor '${name}' in ${file} has shape [${a.shape}] but the model needs [${shape}]`, { hint: 'restore the run from a copy' });
     }
     params.set(name, variableOf(tf.tensor(a.data, a.shape), !isBuffer(name)));
   }
@@ -267,14 +330,30 @@ export interface RunInfo {
   [key: string]: unknown;
 }
 
-/** run.json, or an empty record when it is missing or unreadable (it is informative, not needed to load a run). */
+/**
+ * run.json, or an empty record when there is none (it is informative, not needed to load a run).
+ * One that is there but not a JSON object is refused, naming it: `--resume` adds to it, and would
+ * otherwise replace what it held.
+ */
 export function readRunInfo(dir: string): RunInfo {
+  const file = path.join(dir, 'run.json');
+  let text: string;
   try {
-    const info = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as unknown;
-    return info !== null && typeof info === 'object' && !Array.isArray(info) ? (info as RunInfo) : {};
-  } catch {
-    return {};
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new VaeError(`cannot read ${file}: ${(err as Error).message}`);
   }
+  let info: unknown;
+  try {
+    info = JSON.parse(text);
+  } catch (err) {
+    throw damagedFile(file, `not valid JSON (${(err as Error).message})`);
+  }
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) throw damagedFile(file, 'not a JSON object');
+  const prepare = (info as RunInfo).prepare;
+  if (prepare !== undefined && !(RECIPES as readonly unknown[]).includes(prepare)) throw damagedFile(file, `prepare is ${JSON.stringify(prepare)}, not one of ${RECIPES.join(', ')}`);
+  return info as RunInfo;
 }
 
 /** The backend the run was last trained with. */

@@ -16,7 +16,7 @@ import { klWeightAt } from '../model/objective.js';
 import { likelihoodKind } from '../model/likelihoods/registry.js';
 import { countParams } from '../model/params.js';
 import { evaluateElbo } from '../eval/elbo.js';
-import { checkNewRunDir, createRunDir, defaultRunDir, loadRun, readRunInfo, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
+import { checkNewRunDir, createRunDir, defaultRunDir, loadRun, readRunInfo, readRunMeta, saveRunCheckpoint, writeRunJson, type CheckpointMeta, type PartialEpoch } from '../run/run.js';
 import { readMetrics, writeMetrics, type EpochMetrics } from '../run/metrics.js';
 import { recipeForDataset } from '../image/prepare.js';
 import { hasCheckpoint } from '../run/checkpoint.js';
@@ -124,16 +124,19 @@ async function train(opts: TrainOptions, hold: (lock: RunLock) => void): Promise
     startStep = meta.step;
     partial = meta.partial ?? null;
     best = meta.best;
+    // Everything is read and checked before anything is written: a damaged file is refused with the run as it was.
     metrics = readMetrics(dir, meta.epoch);
-    writeRunJson(dir, 'config.json', cfg);
     const info = readRunInfo(dir);
+    // best/ is replaced when an epoch improves on it: a damaged one is said now, not overwritten
+    if (hasCheckpoint(path.join(dir, 'best'))) readRunMeta(path.join(dir, 'best'));
+    writeRunJson(dir, 'config.json', cfg);
     writeRunJson(dir, 'run.json', { ...info, resumes: [...(info.resumes ?? []), runRecord] });
     log.info(`resuming ${dir} at epoch ${startEpoch + 1}${partial ? `, step ${partial.stepInEpoch}` : ''} (step ${startStep} overall)`);
   } else if (opts.resumeDir) {
     // Stopped before its first checkpoint: nothing to continue, so it starts again from the beginning.
     dir = opts.resumeDir;
-    writeRunJson(dir, 'config.json', cfg);
     const info = readRunInfo(dir);
+    writeRunJson(dir, 'config.json', cfg);
     writeRunJson(dir, 'run.json', { ...info, prepare: info.prepare ?? recipeForDataset(cfg.data.dataset), resumes: [...(info.resumes ?? []), runRecord] });
     vae = createVaeForConfig(cfg, train);
     epsRng = Rng.derive(seed, 'eps');

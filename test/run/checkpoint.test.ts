@@ -74,8 +74,8 @@ test('a run saves and loads model and optimiser state; latest run is found', asy
   const root = tmp();
   const dir = path.join(root, 'r1');
   createRunDir(dir).release();
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(defaultConfig()));
   const vae = tinyVae(8);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...defaultConfig(), model: { ...defaultConfig().model, hidden: vae.spec.hidden, latentDim: vae.spec.latentDim } }));
   const adam = new Adam({ learningRate: 0.01 });
   adam.apply(vae.params, new Map([...vae.params].map(([n, v]) => [n, tf.onesLike(v)])));
   await saveRunCheckpoint(dir, vae, adam, { epoch: 1, step: 1, dataShape: [3, 4, 1], rng: null, best: null });

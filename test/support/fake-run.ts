@@ -18,7 +18,9 @@ export async function fakeRun(dir: string, spec: VaeSpec, seed = 1): Promise<Vae
     tf.tidy(() => v.assign(tf.tensor(values, v.shape)));
   }
   ensureDir(dir);
-  writeRunJson(dir, 'config.json', { description: `an untrained ${spec.arch} for tests`, data: { dataset: 'mnist' }, model: {} });
+  // the config's model keys as vae train writes them (commands check them against the checkpoint)
+  const model = { arch: spec.arch, hidden: spec.hidden, latentDim: spec.latentDim, activation: spec.activation, likelihood: spec.likelihood, ...(spec.sigma !== undefined ? { sigma: spec.sigma } : {}), ...(spec.arch === 'conv' ? { convChannels: spec.convChannels, kernelSize: spec.kernelSize, batchNorm: spec.batchNorm } : {}) };
+  writeRunJson(dir, 'config.json', { description: `an untrained ${spec.arch} for tests`, data: { dataset: 'mnist' }, model });
   const shape = spec.inputShape ?? [spec.inputDim, 1, 1];
   await saveRunCheckpoint(dir, vae, null, { epoch: 3, step: 30, dataShape: shape, rng: null, partial: null, best: null });
   return vae;

@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, runMetrics, runVae } from '../support/bin.js';
+import { snapshot } from '../support/files.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-two-'));
 const TINY = ['--backend', 'cpu', '--quiet', '--set', 'data.limit=256', '--set', 'data.validation=64', '--set', 'model.hidden=[16]', '--set', 'model.latentDim=2', '--set', 'train.batchSize=32'];
@@ -32,16 +32,6 @@ async function until(what: string, ok: () => boolean, child: ChildProcess): Prom
     if (Date.now() - t0 > 60_000) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
-}
-
-/** Every file in the folder with the SHA-256 of its bytes. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of fs.readdirSync(dir, { recursive: true }).map(String).sort()) {
-    const p = path.join(dir, f);
-    if (fs.statSync(p).isFile()) out[f] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-  }
-  return out;
 }
 
 function refusedFor(r: ReturnType<typeof vae>, run: string, pid: number): void {
