@@ -58,6 +58,13 @@ test('the line builder cuts the most important field only when it alone is too w
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
+/** The environment of a person at a terminal: ora draws a spinner only where CI is unset, so a CI runner's CI=true is dropped. */
+function terminalEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', COLUMNS: '' };
+  delete env.CI;
+  return env;
+}
+
 /** The live line's renderings in a terminal transcript: each spinner frame (a braille character) up to the next line break or carriage return. */
 function liveLines(transcript: string): string[] {
   // colours are dropped; any other escape sequence (clear the line, move the cursor) ends what was drawn before it
@@ -80,7 +87,7 @@ test('vae train on a pseudo-terminal: the live line fits at 80 and 40 columns, a
       const child = spawn('script', ['-qfec', `stty cols ${cols} rows 40; ${resize}exec ${quoted([process.execPath, BIN, ...args, '--out', out])}`, log], {
         cwd: work,
         stdio: ['pipe', 'ignore', 'ignore'],
-        env: { ...process.env, TERM: 'xterm-256color', COLUMNS: '' },
+        env: terminalEnv(),
       });
       child.on('exit', () => resolve(fs.readFileSync(log, 'utf8')));
     });
@@ -111,7 +118,7 @@ test('a live line that does not change is laid out again when the terminal is re
   // One status, shown for 3 s without an update (as during a long validation); the terminal narrows from 60 to 30 after 1 s.
   const script = `const { Log } = await import('${logModule}'); const log = new Log(); log.status(${JSON.stringify(TRAIN)}); setTimeout(() => log.stopStatus(), 3000);`;
   const command = `stty cols 60 rows 20; (sleep 1; stty cols 30 < /dev/tty) & exec '${process.execPath}' --input-type=module -e "${script.replace(/"/g, '\\"')}"`;
-  await new Promise((resolve) => spawn('script', ['-qfec', command, log], { cwd: work, stdio: ['pipe', 'ignore', 'ignore'], env: { ...process.env, TERM: 'xterm-256color', COLUMNS: '' } }).on('exit', resolve));
+  await new Promise((resolve) => spawn('script', ['-qfec', command, log], { cwd: work, stdio: ['pipe', 'ignore', 'ignore'], env: terminalEnv() }).on('exit', resolve));
   const lines = liveLines(fs.readFileSync(log, 'utf8'));
   assert.ok(lines.length > 3, fs.readFileSync(log, 'utf8'));
   assert.equal(lines[0], '⠋ epoch 3/10  step 215/430  loss 104.87  ETA epoch 5.2s');
