@@ -23,26 +23,54 @@ export interface TorchResult {
 /** The reference script shipped with the package (bench/ beside dist/ and src/). */
 export const DEFAULT_TORCH_SCRIPT = fileURLToPath(new URL('../../bench/torch_reference.py', import.meta.url));
 
-const PYTHON_CANDIDATES = (): string[] => [process.env.VAE_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
+/** Where a Python with torch is looked for, in order: $VAE_PYTHON, a virtual environment in the working folder, then the PATH's. */
+const PYTHON_CANDIDATES = (cwd: string): string[] => {
+  const venvs = ['.venv', 'venv'].map((d) => path.resolve(cwd, d, process.platform === 'win32' ? 'Scripts/python.exe' : 'bin/python')).filter((p) => fs.existsSync(p));
+  return [...new Set([process.env.VAE_PYTHON, ...venvs, 'python3', 'python', '/usr/bin/python3'].filter((p): p is string => !!p))];
+};
 
-function importsTorch(python: string): boolean {
-  const r = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 120_000 });
-  return r.status === 0;
+/** How to get a current PyTorch (README says the same). */
+export const TORCH_INSTALL_HINT = 'install a current one: python3 -m venv .venv && .venv/bin/pip install torch numpy (then vae bench --torch finds .venv by itself)';
+
+/** torch's version as `python` imports it (with numpy), or null where it cannot. */
+function torchVersion(python: string): string | null {
+  const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
+  return r.status === 0 ? r.stdout.trim().split('\n').pop()! : null;
+}
+
+/** The major version of a torch version string ('2.13.0+cpu' -> 2). */
+export function torchMajor(version: string): number {
+  return Number.parseInt(version, 10);
+}
+
+/** One line when the torch found is older than 2.0, whose CPU times are far slower than a current build's; else null. */
+export function oldTorchWarning(found: { version: string }): string | null {
+  if (!(torchMajor(found.version) < 2)) return null;
+  const short = found.version.split('+')[0].split('.').slice(0, 2).join('.');
+  return `PyTorch ${short} is an old build; its times flatter us (${TORCH_INSTALL_HINT})`;
 }
 
 /**
- * The Python to run the reference with: `explicit` (--python) when given, else the first of
- * $VAE_PYTHON, python3 and /usr/bin/python3 that imports torch and numpy.
+ * The Python to run the reference with and its torch version: `explicit` (--python) when given,
+ * else the first of PYTHON_CANDIDATES whose torch is 2.0 or newer, else the first with any torch.
  */
-export function findPython(explicit?: string): string {
+export function findPython(explicit?: string, cwd = process.cwd()): { python: string; version: string } {
   if (explicit) {
-    if (!importsTorch(explicit)) throw new VaeError(`--python ${explicit} cannot import torch and numpy`, { hint: 'install them (pip install torch numpy) or point --python at a Python that has them' });
-    return explicit;
+    const version = torchVersion(explicit);
+    if (!version) throw new VaeError(`--python ${explicit} cannot import torch and numpy`, { hint: 'install them (pip install torch numpy) or point --python at a Python that has them' });
+    return { python: explicit, version };
   }
-  const tried = PYTHON_CANDIDATES();
-  for (const p of tried) if (importsTorch(p)) return p;
+  const tried = PYTHON_CANDIDATES(cwd);
+  let oldest: { python: string; version: string } | null = null;
+  for (const python of tried) {
+    const version = torchVersion(python);
+    if (!version) continue;
+    if (torchMajor(version) >= 2) return { python, version };
+    oldest ??= { python, version };
+  }
+  if (oldest) return oldest;
   throw new VaeError(`no Python with torch and numpy found (tried ${tried.join(', ')})`, {
-    hint: 'install them (pip install torch numpy, or apt-get install python3-torch python3-numpy), or name one with --python or VAE_PYTHON',
+    hint: `${TORCH_INSTALL_HINT}, or name a Python with --python or VAE_PYTHON`,
   });
 }
 

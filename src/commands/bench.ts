@@ -4,7 +4,7 @@ import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName } from '.
 import { enableGpuCounters } from '../backend/webgpu/counters.js';
 import { PROFILE_STEPS, prepareStepBench, type StepProfile } from '../bench/steps.js';
 import { median } from '../util/median.js';
-import { checkTorchDevice, findPython, referenceDifferences, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
+import { checkTorchDevice, findPython, oldTorchWarning, referenceDifferences, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
 import { benchEval } from './bench-eval.js';
@@ -59,7 +59,7 @@ export function registerBench(program: Command): void {
     .option('--repeat <n>', 'timed runs per backend (median reported); with --torch each run is paired with a PyTorch run right after it', intArg('--repeat', 1, 100), 1)
     .option('--epoch', 'also time one full epoch')
     .option('--torch [script]', 'also time the PyTorch reference (default: the shipped bench/torch_reference.py) in the same run and report the ratio')
-    .option('--python <exe>', 'python for --torch (default: the first of $VAE_PYTHON, python3, /usr/bin/python3 that imports torch)')
+    .option('--python <exe>', 'python for --torch (default: the first of $VAE_PYTHON, ./.venv, ./venv, python3, python, /usr/bin/python3 with torch 2.x, else any torch)')
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
     .option('--tfjs', 'on webgpu: time tfjs-webgpu op by op instead of the fused engine')
     .option('--profile', "on webgpu's fused engine: GPU time of each kernel (timestamp queries)")
@@ -85,9 +85,12 @@ export function registerBench(program: Command): void {
         opts.backend === 'all' ? (await probeBackends()).filter((b) => b.ok).map((b) => b.name) : opts.backend.split(',').map((b) => parseBackendName(b.trim()));
       let torchRun: TorchRun | null = null;
       if (opts.torch) {
-        torchRun = { script: torchScript(opts.torch), python: findPython(opts.python), steps: opts.steps, device: torchDevice(opts, names) };
+        const found = findPython(opts.python);
+        torchRun = { script: torchScript(opts.torch), python: found.python, steps: opts.steps, device: torchDevice(opts, names) };
         checkTorchDevice(torchRun.python, torchRun.device);
-        log.info(`PyTorch reference: ${torchRun.python} ${torchRun.script} on ${torchRun.device}`);
+        log.info(`PyTorch reference: PyTorch ${found.version} (${torchRun.python}) running ${torchRun.script} on ${torchRun.device}`);
+        const old = oldTorchWarning(found);
+        if (old) log.warn(old);
         const differs = referenceDifferences(cfg);
         if (differs.length) log.warn(`the PyTorch reference does not model this config's ${differs.join(', ')}: the ratio compares different steps`);
       }
