@@ -30,7 +30,7 @@ const PYTHON_CANDIDATES = (cwd: string): string[] => {
 };
 
 /** How to get a current PyTorch (README says the same). */
-export const TORCH_INSTALL_HINT = 'install a current one: python3 -m venv .venv && .venv/bin/pip install torch numpy (then vae bench --torch finds .venv by itself)';
+const TORCH_INSTALL_HINT = 'install a current one: python3 -m venv .venv && .venv/bin/pip install torch numpy (then vae bench --torch finds .venv by itself)';
 
 /** torch's version as `python` imports it (with numpy), or null where it cannot. */
 function torchVersion(python: string): string | null {
@@ -39,7 +39,7 @@ function torchVersion(python: string): string | null {
 }
 
 /** The major version of a torch version string ('2.13.0+cpu' -> 2). */
-export function torchMajor(version: string): number {
+function torchMajor(version: string): number {
   return Number.parseInt(version, 10);
 }
 
