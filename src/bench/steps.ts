@@ -13,6 +13,7 @@ import { Adam } from '../train/adam.js';
 import { checkFitsInMemory, createVaeForConfig } from '../train/model-from-config.js';
 import { makeVaeTask } from '../train/vae-step.js';
 import { fusedTaskFor } from '../train/fused-task.js';
+import { cpuEngineTaskFor } from '../train/cpu-engine-task.js';
 import { yieldToEvents } from '../ui/progress.js';
 
 /** What a backend's step looks like, measured once before timing. */
@@ -67,7 +68,9 @@ export async function prepareStepBench(
   const epsRng = Rng.derive(cfg.train.seed, 'eps');
   const fused = opts.tfjs ? { task: null, line: '' } : await fusedTaskFor(report, vae, adam, train, cfg, epsRng);
   if (fused.line) opts.say(fused.line);
-  const task = fused.task ?? makeVaeTask(vae, adam, train, cfg, epsRng);
+  const cpuEngine = opts.tfjs || fused.task ? { task: null, line: '' } : await cpuEngineTaskFor(report, vae, adam, train, cfg, epsRng);
+  if (cpuEngine.line) opts.say(cpuEngine.line);
+  const task = fused.task ?? cpuEngine.task ?? makeVaeTask(vae, adam, train, cfg, epsRng);
   const steps = task.stepsInEpoch(0);
   const B = Math.min(cfg.train.batchSize, train.n);
   let i = 0;
@@ -104,6 +107,10 @@ export async function prepareStepBench(
     for (const label of fused.task.engine.kernelLabels) kernelCounts[label] = (kernelCounts[label] ?? 0) + 1;
     if (opts.profile) kernelUs = await fused.task.profile(0, i++ % steps, PROFILE_STEPS);
     prof.kernels = fused.task.engine.kernelLabels.map((name) => ({ name }));
+  } else if (cpuEngine.task) {
+    // one onnxruntime call per step; tf.profile still counts what the step leaves behind
+    prof = { ...(await tf.profile(async () => (await task.step(0, i++ % steps)).stats?.dispose())), kernels: [{ name: 'onnxruntime step' }] };
+    kernelCounts['onnxruntime step'] = 1;
   } else {
     prof = await tf.profile(async () => {
       (await task.step(0, i++ % steps)).stats?.dispose();
@@ -125,7 +132,7 @@ export async function prepareStepBench(
     issueMsPerStep = (fused.task ? fused.task.engine.counts.issueMs - engineMs : issueMs) / n;
   }
   return {
-    info: { backend: fused.task ? 'webgpu (fused)' : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep, issueMsPerStep, kernelUs },
+    info: { backend: fused.task ? 'webgpu (fused)' : cpuEngine.task ? `${report.name} (engine)` : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep, issueMsPerStep, kernelUs },
     async time(n) {
       const t0 = performance.now();
       await run(n);
@@ -139,6 +146,7 @@ export async function prepareStepBench(
     },
     dispose() {
       fused.task?.dispose();
+      cpuEngine.task?.dispose();
       adam.dispose();
       for (const v of vae.params.values()) v.dispose();
     },

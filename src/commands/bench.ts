@@ -61,7 +61,7 @@ export function registerBench(program: Command): void {
     .option('--torch [script]', 'also time the PyTorch reference (default: the shipped bench/torch_reference.py) in the same run and report the ratio')
     .option('--python <exe>', 'python for --torch (default: the first of $VAE_PYTHON, ./.venv, ./venv, python3, python, /usr/bin/python3 with torch 2.x, else any torch)')
     .option('--torch-device <device>', 'device for --torch: cpu (2 threads) or cuda (default: cuda when timing webgpu or cuda, else cpu)')
-    .option('--tfjs', 'on webgpu: time tfjs-webgpu op by op instead of the fused engine')
+    .option('--tfjs', 'time the backend op by op in tfjs instead of its engine (the fused WebGPU engine, or the CPU engine on wasm and tensorflow)')
     .option('--profile', "on webgpu's fused engine: GPU time of each kernel (timestamp queries)")
     .option('--json', 'print JSON on stdout')
     .option('--eval', "time `vae eval`'s importance sampler instead (decoder rows per second)")

@@ -34,6 +34,7 @@ import { checkFitsInMemory, createVaeForConfig, outOfMemory } from './model-from
 import { describeModel, describeObjective } from './describe.js';
 import { makeVaeTask, type RngSnapshot, type VaeTask } from './vae-step.js';
 import { fusedTaskFor } from './fused-task.js';
+import { cpuEngineTaskFor } from './cpu-engine-task.js';
 import { writeCurves, writePreviews } from './previews.js';
 import { outOfPatience, type EarlyStop } from './early-stop.js';
 
@@ -153,12 +154,16 @@ async function train(opts: TrainOptions, hold: (lock: RunLock) => void): Promise
   writeDataCache(splits, dir, { onWarn });
   const spec = vae.spec;
   const t = cfg.train;
-  // On webgpu, the fused engine for every config it runs (src/engine/webgpu); the start line says which.
+  // An engine for every config it runs: on webgpu the fused WebGPU engine (src/engine/webgpu), on
+  // wasm and tensorflow the CPU engine (src/engine/onnx); the start line says which runs, or why not.
   const onSkip = ({ epoch, index, skipped }: { epoch: number; index: number; skipped: number }) =>
     log.warn(`skipped a batch with a non-finite loss or gradient (epoch ${epoch + 1}, step ${index + 1}; ${skipped} of ${cfg.train.skipNonFinite} allowed)`);
+  const resumeBin = { epoch: startEpoch, bin: partial ? binState : null };
   const fused = await fusedTaskFor(opts.backend, vae, adam, train, cfg, epsRng, onSkip);
+  const engine = fused.task ? fused : await cpuEngineTaskFor(opts.backend, vae, adam, train, cfg, epsRng, resumeBin, onSkip);
   if (fused.line) log.info(fused.line);
-  const task: VaeTask = fused.task ?? makeVaeTask(vae, adam, train, cfg, epsRng, { epoch: startEpoch, bin: partial ? binState : null }, onSkip);
+  if (engine !== fused && engine.line) log.info(engine.line);
+  const task: VaeTask = engine.task ?? makeVaeTask(vae, adam, train, cfg, epsRng, resumeBin, onSkip);
   const fixedZ = Rng.derive(seed, 'preview-z').fillNormal(new Float32Array(cfg.train.previewSamples * spec.latentDim));
   const previewSet = val.n > 0 ? val : slice(train, 0, 16);
   const binarizeEval = evalBinarizes(cfg);

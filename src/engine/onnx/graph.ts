@@ -1,0 +1,68 @@
+/**
+ * A small builder for ONNX graphs: each `op` appends a node and returns the name of its output,
+ * so a graph reads like the maths it computes. Scalars and axis lists become shared constants.
+ */
+import { encodeModel, FLOAT, INT64, type AttributeValue, type ConstantSpec, type NodeSpec, type ValueSpec } from './proto.js';
+
+/** The default domain's opset the engine writes (ONNX 1.12; onnxruntime has run it since 1.12). */
+const OPSET = 17;
+
+export class Graph {
+  private readonly nodes: NodeSpec[] = [];
+  private readonly constants: ConstantSpec[] = [];
+  private readonly inputs: ValueSpec[] = [];
+  private readonly outputs: ValueSpec[] = [];
+  private readonly shared = new Map<string, string>();
+  private count = 0;
+
+  /** A graph input of the given shape (float32); its name is returned. */
+  input(name: string, dims: (number | string)[]): string {
+    this.inputs.push({ name, dims });
+    return name;
+  }
+
+  /** Names `value` as a graph output. */
+  output(name: string, dims: (number | string)[], value: string): void {
+    this.nodes.push({ op: 'Identity', inputs: [value], outputs: [name] });
+    this.outputs.push({ name, dims });
+  }
+
+  /** Appends a node; returns its (first) output's name. */
+  op(op: string, inputs: string[], attributes?: Record<string, AttributeValue>): string {
+    const out = `_${this.count++}`; // inputs and outputs never start with _
+    this.nodes.push({ op, inputs, outputs: [out], attributes });
+    return out;
+  }
+
+  /** A float32 scalar constant (the same value gives the same name). */
+  scalar(value: number): string {
+    const key = `f${Math.fround(value)}`;
+    let name = this.shared.get(key);
+    if (!name) {
+      name = `_c${this.shared.size}`;
+      this.constants.push({ name, dims: [], type: FLOAT, values: [value] });
+      this.shared.set(key, name);
+    }
+    return name;
+  }
+
+  /** An int64 vector constant, e.g. the axes of a ReduceSum. */
+  ints(values: number[]): string {
+    const key = `i${values.join(',')}`;
+    let name = this.shared.get(key);
+    if (!name) {
+      name = `_c${this.shared.size}`;
+      this.constants.push({ name, dims: [values.length], type: INT64, values });
+      this.shared.set(key, name);
+    }
+    return name;
+  }
+
+  get nodeCount(): number {
+    return this.nodes.length;
+  }
+
+  encode(name: string): Uint8Array {
+    return encodeModel({ name, nodes: this.nodes, constants: this.constants, inputs: this.inputs, outputs: this.outputs, opset: OPSET });
+  }
+}

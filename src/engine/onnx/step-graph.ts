@@ -1,0 +1,255 @@
+/**
+ * One whole training step of an MLP VAE as a single ONNX graph: the forward pass, the loss and
+ * its statistics, the hand-written backward pass, gradient clipping, the non-finite check and
+ * Adam's update. onnxruntime runs it in one call, on its own thread pool and GEMMs.
+ *
+ * The maths is the tfjs path's (src/model/objective.ts, src/train/adam.ts, src/train/clip.ts),
+ * term for term, so that one step here and on the cpu backend agree to float32 rounding:
+ *
+ *   forward   h = act(x W + b) per encoder layer; mu, log sigma^2 (clipped to LOGVAR_RANGE);
+ *             z = mu + exp(log sigma^2 / 2) eps; the decoder on z; log p(x|z) per pixel
+ *   loss      -(mean_b sum_d log p(x|z) - w KL), KL the closed form summed over dimensions
+ *             (with free bits: w sum_j max(lambda, mean_b KL_bj)), w the step's KL weight
+ *   backward  d loss / d output per pixel (the likelihood's), then per layer the weight gradient
+ *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in);
+ *             through z and the KL into mu and log sigma^2 (zero where the clip is active)
+ *   update    with train.gradClip the global norm and scale; Adam as Adam.apply writes it
+ *
+ * Inputs: x [batch, D], eps [batch, J], the step's scalars (STEP_SCALARS), and per parameter
+ * `p<i>`, `m<i>`, `v<i>` (value and Adam's moments, in expectedShapes' order). Outputs: `stats`
+ * (STEP_STATS, then gradNorm with clipping, then a non-finite flag with train.skipNonFinite)
+ * and `p<i>.next`, `m<i>.next`, `v<i>.next`. The batch size is symbolic, so an epoch's short
+ * last batch runs on the same session.
+ */
+import { expectedShapes, LOGVAR_RANGE, type Activation, type VaeSpec } from '../../model/vae.js';
+import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
+import { Graph } from './graph.js';
+
+/** The hidden layers' leaky ReLU slope (src/model/vae.ts). */
+const LEAKY_ALPHA = 0.2;
+const LOG_2PI = Math.log(2 * Math.PI);
+
+/** Per-step scalar inputs: 1/rows, the KL weight, Adam's lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t). */
+export const STEP_SCALARS = ['invB', 'klWeight', 'stepSize', 'invSqrtBc2'] as const;
+
+export interface StepGraphOptions {
+  spec: VaeSpec;
+  /** train.freeBits (0: off) */
+  freeBits: number;
+  /** train.gradClip */
+  gradClip: number | null;
+  /** add the non-finite flag (train.skipNonFinite > 0) */
+  checkFinite: boolean;
+  adam: { beta1: number; beta2: number; epsilon: number };
+}
+
+export interface StepGraph {
+  model: Uint8Array;
+  params: { name: string; shape: number[]; size: number }[];
+  /** the stats output's columns */
+  stats: string[];
+  nodes: number;
+}
+
+/** Why the graph cannot express this model, or null when it can. */
+export function stepGraphUnsupported(spec: VaeSpec): string | null {
+  if (spec.arch !== 'mlp') return `it runs mlp models only (model.arch is '${spec.arch}')`;
+  if (spec.likelihood !== 'bernoulli' && spec.likelihood !== 'gaussian') return `the ${spec.likelihood} likelihood is not in it`;
+  return null;
+}
+
+interface Layer {
+  name: string;
+  input: string;
+  output: string;
+  act: Activation | 'linear';
+}
+
+export function buildStepGraph(o: StepGraphOptions): StepGraph {
+  const { spec } = o;
+  const why = stepGraphUnsupported(spec);
+  if (why) throw new Error(`the CPU step graph: ${why}`);
+  const g = new Graph();
+  const D = spec.inputDim;
+  const J = spec.latentDim;
+  const x = g.input('x', ['batch', D]);
+  const eps = g.input('eps', ['batch', J]);
+  const [invB, klWeight, stepSize, invSqrtBc2] = STEP_SCALARS.map((s) => g.input(s, []));
+  const shapes = [...expectedShapes(spec)];
+  const params = shapes.map(([name, shape]) => ({ name, shape, size: shape.reduce((a, b) => a * b, 1) }));
+  const value = new Map<string, string>();
+  params.forEach((p, i) => value.set(p.name, g.input(`p${i}`, p.shape)));
+  const P = (name: string) => {
+    const v = value.get(name);
+    if (!v) throw new Error(`the model has no ${name}`);
+    return v;
+  };
+  const c = (v: number) => g.scalar(v);
+  const sumAll = (t: string) => g.op('ReduceSum', [t], { keepdims: 0 });
+  const sumRows = (t: string) => g.op('ReduceSum', [t, g.ints([0])], { keepdims: 0 });
+
+  const activate = (pre: string, act: Activation): string => {
+    switch (act) {
+      case 'relu':
+        return g.op('Relu', [pre]);
+      case 'tanh':
+        return g.op('Tanh', [pre]);
+      case 'elu':
+        return g.op('Elu', [pre], { alpha: { float: 1 } });
+      case 'leaky_relu':
+        return g.op('LeakyRelu', [pre], { alpha: { float: LEAKY_ALPHA } });
+    }
+  };
+  /** act'(pre) from the activation's output y (tfjs's gradients: relu and leaky_relu 0 at 0). */
+  const derivative = (y: string, act: Activation): string => {
+    switch (act) {
+      case 'relu':
+        return g.op('Sign', [y]); // y >= 0: 1 where y > 0, 0 at 0
+      case 'tanh':
+        return g.op('Sub', [c(1), g.op('Mul', [y, y])]);
+      case 'elu':
+        return g.op('Min', [g.op('Add', [y, c(1)]), c(1)]); // y + 1 below 0, 1 above
+      case 'leaky_relu':
+        return g.op('Where', [g.op('Greater', [y, c(0)]), c(1), c(LEAKY_ALPHA)]);
+    }
+  };
+  const dense = (input: string, name: string, act: Activation | 'linear'): Layer => {
+    const pre = g.op('Gemm', [input, P(`${name}.kernel`), P(`${name}.bias`)]);
+    return { name, input, output: act === 'linear' ? pre : activate(pre, act), act };
+  };
+  const inRange = (t: string, lo: string, hi: string) => g.op('Cast', [g.op('And', [g.op('GreaterOrEqual', [t, lo]), g.op('LessOrEqual', [t, hi])])], { to: 1 });
+
+  // ---- forward
+  const encoder: Layer[] = [];
+  let h = x;
+  spec.hidden.forEach((_, i) => {
+    encoder.push(dense(h, `encoder.hidden${i}`, spec.activation));
+    h = encoder[i].output;
+  });
+  const head = h;
+  const mu = g.op('Gemm', [head, P('encoder.mu.kernel'), P('encoder.mu.bias')]);
+  const logvarRaw = g.op('Gemm', [head, P('encoder.logvar.kernel'), P('encoder.logvar.bias')]);
+  const [lvLo, lvHi] = LOGVAR_RANGE.map(c);
+  const logvar = g.op('Clip', [logvarRaw, lvLo, lvHi]);
+  const std = g.op('Exp', [g.op('Mul', [logvar, c(0.5)])]);
+  const z = g.op('Add', [mu, g.op('Mul', [std, eps])]);
+  const decoder: Layer[] = [];
+  h = z;
+  spec.hidden.forEach((_, i) => {
+    decoder.push(dense(h, `decoder.hidden${i}`, spec.activation));
+    h = decoder[i].output;
+  });
+  decoder.push(dense(h, 'decoder.out', 'linear'));
+  const out = decoder[decoder.length - 1].output;
+
+  // ---- log p(x|z) per pixel, and d loss / d output
+  const negInvB = g.op('Neg', [invB]);
+  let logPx: string;
+  let dOut: string;
+  const grads = new Map<string, string>();
+  if (spec.likelihood === 'bernoulli') {
+    // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l)
+    logPx = g.op('Sub', [g.op('Mul', [x, out]), g.op('Softplus', [out])]);
+    dOut = g.op('Mul', [g.op('Sub', [g.op('Sigmoid', [out]), x]), invB]);
+  } else {
+    // -1/2 ((x - m)^2 / sigma^2 + 2 log sigma + log 2 pi), as gaussianLogProb
+    const learned = typeof spec.sigma !== 'number';
+    const [sLo, sHi] = LOG_SIGMA_RANGE.map(c);
+    const logSigma = learned ? g.op('Clip', [P('likelihood.logSigma'), sLo, sHi]) : c(Math.log(spec.sigma as number));
+    const invSigma = g.op('Exp', [g.op('Neg', [logSigma])]);
+    const zt = g.op('Mul', [g.op('Sub', [x, out]), invSigma]);
+    const zt2 = g.op('Mul', [zt, zt]);
+    logPx = g.op('Mul', [g.op('Add', [g.op('Add', [zt2, g.op('Mul', [logSigma, c(2)])]), c(LOG_2PI)]), c(-0.5)]);
+    dOut = g.op('Mul', [g.op('Mul', [zt, invSigma]), negInvB]);
+    if (learned) {
+      // d log p / d log sigma = (x - m)^2 / sigma^2 - 1 per pixel, zero outside the clip
+      const perPixel = g.op('Sub', [zt2, c(1)]);
+      const summed = spec.sigma === 'learned-per-pixel' ? sumRows(perPixel) : g.op('Reshape', [sumAll(perPixel), g.ints([1])]);
+      grads.set('likelihood.logSigma', g.op('Mul', [g.op('Mul', [summed, negInvB]), inRange(P('likelihood.logSigma'), sLo, sHi)]));
+    }
+  }
+  const recon = g.op('Mul', [sumAll(logPx), invB]);
+
+  // ---- KL and the loss's statistics
+  const ev = g.op('Exp', [logvar]);
+  const klDims = g.op('Mul', [g.op('Sub', [g.op('Add', [g.op('Mul', [mu, mu]), ev]), g.op('Add', [logvar, c(1)])]), c(0.5)]);
+  const kl = g.op('Mul', [sumAll(klDims), invB]);
+  let klTerm = kl;
+  /** d klTerm / d KL_bj, times B: 1, or the free-bits mask [J] */
+  let klMask: string | null = null;
+  if (o.freeBits > 0) {
+    const meanKl = g.op('Mul', [sumRows(klDims), invB]);
+    klTerm = sumAll(g.op('Max', [meanKl, c(o.freeBits)]));
+    // tfjs's maximum passes the gradient to its first argument where it is >= the second
+    klMask = g.op('Cast', [g.op('GreaterOrEqual', [meanKl, c(o.freeBits)])], { to: 1 });
+  }
+  const klWeighted = g.op('Mul', [klTerm, klWeight]);
+  const bound = g.op('Sub', [recon, klWeighted]);
+
+  // ---- backward: decoder, then z, then the encoder
+  const backward = (layers: Layer[], delta: string, stopAt: string): string => {
+    // returns d loss / d (the first layer's input), unless that input is stopAt (x: not needed)
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const l = layers[i];
+      grads.set(`${l.name}.kernel`, g.op('Gemm', [l.input, delta], { transA: 1 }));
+      grads.set(`${l.name}.bias`, sumRows(delta));
+      if (l.input === stopAt) return '';
+      const dIn = g.op('Gemm', [delta, P(`${l.name}.kernel`)], { transB: 1 });
+      delta = i > 0 ? g.op('Mul', [dIn, derivative(l.input, layers[i - 1].act as Activation)]) : dIn;
+    }
+    return delta;
+  };
+  const dz = backward(decoder, dOut, '');
+  let kw = g.op('Mul', [klWeight, invB]);
+  if (klMask) kw = g.op('Mul', [kw, klMask]);
+  const dMu = g.op('Add', [dz, g.op('Mul', [mu, kw])]);
+  const dLogvar = g.op('Mul', [
+    g.op('Add', [g.op('Mul', [g.op('Mul', [dz, eps]), g.op('Mul', [std, c(0.5)])]), g.op('Mul', [g.op('Sub', [ev, c(1)]), g.op('Mul', [kw, c(0.5)])])]),
+    inRange(logvarRaw, lvLo, lvHi),
+  ]);
+  grads.set('encoder.mu.kernel', g.op('Gemm', [head, dMu], { transA: 1 }));
+  grads.set('encoder.mu.bias', sumRows(dMu));
+  grads.set('encoder.logvar.kernel', g.op('Gemm', [head, dLogvar], { transA: 1 }));
+  grads.set('encoder.logvar.bias', sumRows(dLogvar));
+  if (encoder.length) {
+    const dHead = g.op('Add', [g.op('Gemm', [dMu, P('encoder.mu.kernel')], { transB: 1 }), g.op('Gemm', [dLogvar, P('encoder.logvar.kernel')], { transB: 1 })]);
+    backward(encoder, g.op('Mul', [dHead, derivative(head, spec.activation)]), x);
+  }
+
+  // ---- clipping, the non-finite check, Adam
+  let grad = (name: string) => {
+    const t = grads.get(name);
+    if (!t) throw new Error(`the step graph has no gradient for ${name}`);
+    return t;
+  };
+  const statValues = [recon, kl, klWeighted, bound];
+  const stats = ['recon', 'kl', 'klWeighted', 'bound'];
+  if (o.gradClip !== null) {
+    const norm = g.op('Sqrt', [g.op('Sum', params.map((p) => g.op('ReduceSumSquare', [grad(p.name)], { keepdims: 0 })))]);
+    const scale = g.op('Div', [c(o.gradClip), g.op('Max', [norm, c(o.gradClip)])]);
+    const clipped = new Map(params.map((p) => [p.name, g.op('Mul', [grad(p.name), scale])]));
+    grad = (name) => clipped.get(name)!;
+    statValues.push(norm);
+    stats.push('gradNorm');
+  }
+  if (o.checkFinite) {
+    // x * 0 is 0 for every finite x and NaN for NaN and +-Inf: one NaN test covers the loss and every gradient
+    const probe = g.op('Sum', [g.op('Mul', [bound, c(0)]), ...params.map((p) => sumAll(g.op('Mul', [grad(p.name), c(0)])))]);
+    statValues.push(g.op('Cast', [g.op('IsNaN', [probe])], { to: 1 }));
+    stats.push('nonFinite');
+  }
+  g.output('stats', [stats.length], g.op('Concat', statValues.map((s) => g.op('Unsqueeze', [s, g.ints([0])])), { axis: 0 }));
+  const { beta1, beta2, epsilon } = o.adam;
+  params.forEach((p, i) => {
+    const gr = grad(p.name);
+    const m = g.input(`m${i}`, p.shape);
+    const v = g.input(`v${i}`, p.shape);
+    const m1 = g.op('Add', [g.op('Mul', [m, c(beta1)]), g.op('Mul', [gr, c(1 - beta1)])]);
+    const v1 = g.op('Add', [g.op('Mul', [v, c(beta2)]), g.op('Mul', [g.op('Mul', [gr, gr]), c(1 - beta2)])]);
+    const denom = g.op('Add', [g.op('Mul', [g.op('Sqrt', [v1]), invSqrtBc2]), c(epsilon)]);
+    g.output(`p${i}.next`, p.shape, g.op('Sub', [P(p.name), g.op('Mul', [g.op('Div', [m1, denom]), stepSize])]));
+    g.output(`m${i}.next`, p.shape, m1);
+    g.output(`v${i}.next`, p.shape, v1);
+  });
+  return { model: g.encode('vae-train-step'), params, stats, nodes: g.nodeCount };
+}

@@ -1,0 +1,109 @@
+/**
+ * The CPU engine (wasm backend, MLP) through the real binary: it says it runs, a run resumes
+ * exactly on it (at an epoch boundary, after Ctrl-C part-way through an epoch, after kill -9
+ * following a timed mid-epoch checkpoint), and its runs read on the cpu backend.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BIN, runMetrics, runVae } from '../support/bin.js';
+import { loadOrt } from '../../src/engine/onnx/engine.js';
+
+let skip: string | false = false;
+try {
+  await loadOrt();
+} catch (err) {
+  skip = (err as Error).message;
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-engine-resume-'));
+const SMALL = ['--backend', 'wasm', '--set', 'data.limit=2048', '--set', 'data.validation=200', '--set', 'model.hidden=[64]', '--set', 'model.latentDim=4', '--set', 'train.batchSize=16'];
+const vae = (args: string[]) => runVae(args, { cwd: work });
+const metrics = (dir: string) => runMetrics(path.join(work, dir));
+const weightsSha = (dir: string) => JSON.parse(fs.readFileSync(path.join(work, dir, 'checkpoint.json'), 'utf8')).sha256 as string;
+const meta = (dir: string) => {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(work, dir, 'checkpoint.json'), 'utf8')).meta;
+  } catch {
+    return null;
+  }
+};
+
+/** Starts training; `act(child)` once `ready()` holds; resolves with the exit code and stderr. */
+function trainUntil(out: string, extra: string[], ready: () => boolean, act: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, 'train', ...SMALL, '--set', 'train.epochs=3', ...extra, '--out', out], { cwd: work });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const poll = setInterval(() => {
+      if (ready()) {
+        clearInterval(poll);
+        act(child);
+      }
+    }, 5);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+let reference: ReturnType<typeof metrics>;
+
+test('the engine trains and says so; the run reads on cpu', { skip }, () => {
+  const r = vae(['train', ...SMALL, '--set', 'train.epochs=3', '--out', 'ref']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^engine: onnxruntime on \d+ CPU threads?, one call per training step \(\d+ graph nodes\)$/m);
+  reference = metrics('ref');
+  assert.equal(reference.length, 3);
+  // a second run from the same seed is the same run
+  assert.equal(vae(['train', ...SMALL, '--set', 'train.epochs=3', '--quiet', '--out', 'again']).code, 0);
+  assert.deepEqual(metrics('again'), reference);
+  assert.equal(weightsSha('again'), weightsSha('ref'));
+  const e = vae(['eval', '--run', 'ref', '--backend', 'cpu', '--samples', '0', '--json']);
+  assert.equal(e.code, 0, e.stderr);
+});
+
+test('engine: resume at an epoch boundary continues exactly', { skip }, () => {
+  assert.equal(vae(['train', ...SMALL, '--quiet', '--set', 'train.epochs=1', '--out', 'boundary']).code, 0);
+  const r = vae(['train', '--resume', 'boundary', '--backend', 'wasm', '--set', 'train.epochs=3', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(metrics('boundary'), reference);
+  assert.equal(weightsSha('boundary'), weightsSha('ref'));
+});
+
+test('engine: Ctrl-C part-way through an epoch saves a checkpoint, exits 130, and resumes exactly', { skip }, async () => {
+  const r = await trainUntil('interrupted', [], () => meta('interrupted') !== null, (child) => setTimeout(() => child.kill('SIGINT'), 300));
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /stopped by SIGINT in epoch \d+, step \d+ of 128; checkpoint saved in interrupted/);
+  const resumed = vae(['train', '--resume', 'interrupted', '--backend', 'wasm', '--quiet']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(metrics('interrupted'), reference);
+  assert.equal(weightsSha('interrupted'), weightsSha('ref'));
+});
+
+test('engine: kill -9 after a timed mid-epoch checkpoint; the run resumes exactly', { skip }, async () => {
+  await trainUntil('timed', ['--quiet', '--set', 'train.checkpointMinutes=0.0017'], () => meta('timed')?.partial != null, (child) => child.kill('SIGKILL'));
+  const m = meta('timed');
+  assert.equal(m.epoch, 0);
+  assert.ok(m.partial.stepInEpoch > 0 && m.partial.stepInEpoch < 128);
+  const r = vae(['train', '--resume', 'timed', '--backend', 'wasm', '--set', 'train.checkpointMinutes=5', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(metrics('timed'), reference);
+  assert.equal(weightsSha('timed'), weightsSha('ref'));
+});
+
+test('VAE_CPU_ENGINE=tfjs and configs the engine does not run train op by op, saying why', { skip }, () => {
+  const off = runVae(['train', ...SMALL, '--set', 'train.epochs=1', '--set', 'data.limit=256', '--out', 'off'], { cwd: work, env: { ...process.env, VAE_CPU_ENGINE: 'tfjs' } });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stderr, /^engine: tfjs-wasm, op by op \(the CPU engine does not run this config: VAE_CPU_ENGINE=tfjs\)$/m);
+  const iw = vae(['train', ...SMALL, '--set', 'train.epochs=1', '--set', 'data.limit=256', '--set', 'train.iwSamples=2', '--out', 'iw']);
+  assert.equal(iw.code, 0, iw.stderr);
+  assert.match(iw.stderr, /^engine: tfjs-wasm, op by op \(the CPU engine does not run this config: the IWAE bound \(train.iwSamples 2\) is not in it\)$/m);
+  const cpu = vae(['train', ...SMALL.map((a) => (a === 'wasm' ? 'cpu' : a)), '--set', 'train.epochs=1', '--set', 'data.limit=256', '--out', 'cpu']);
+  assert.equal(cpu.code, 0, cpu.stderr);
+  assert.doesNotMatch(cpu.stderr, /engine:/);
+});
