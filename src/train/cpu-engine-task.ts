@@ -99,8 +99,8 @@ export async function makeCpuEngineTask(
       const stats = await engine.step(x, eps, n, {
         invB: 1 / n,
         klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps),
-        stepSize: lr / (1 - adam.beta1 ** step),
-        invSqrtBc2: 1 / Math.sqrt(1 - adam.beta2 ** step),
+        stepSize: (lr * Math.sqrt(1 - adam.beta2 ** step)) / (1 - adam.beta1 ** step),
+        epsHat: adam.epsilon * Math.sqrt(1 - adam.beta2 ** step),
       });
       if (flagColumn >= 0 && stats[flagColumn] !== 0 && skipped < t.skipNonFinite) {
         // a NaN or infinite loss or gradient: this batch is left out, as on every backend

@@ -38,7 +38,7 @@ export interface StepScalars {
   invB: number;
   klWeight: number;
   stepSize: number;
-  invSqrtBc2: number;
+  epsHat: number;
 }
 
 interface StateSet {

@@ -21,10 +21,14 @@ export class Graph {
     return name;
   }
 
-  /** Names `value` as a graph output. */
-  output(name: string, dims: (number | string)[], value: string): void {
-    this.nodes.push({ op: 'Identity', inputs: [value], outputs: [name] });
+  /**
+   * Appends a node whose output is the graph output `name` (no copy: onnxruntime writes it
+   * straight into a preallocated output); returns the name, for other nodes to read.
+   */
+  output(name: string, dims: (number | string)[], op: string, inputs: string[], attributes?: Record<string, AttributeValue>): string {
+    this.nodes.push({ op, inputs, outputs: [name], attributes });
     this.outputs.push({ name, dims });
+    return name;
   }
 
   /** Appends a node; returns its (first) output's name. */

@@ -13,7 +13,7 @@
  *   backward  d loss / d output per pixel (the likelihood's), then per layer the weight gradient
  *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in);
  *             through z and the KL into mu and log sigma^2 (zero where the clip is active)
- *   update    with train.gradClip the global norm and scale; Adam as Adam.apply writes it
+ *   update    with train.gradClip the global norm and scale; Adam's update (STEP_SCALARS)
  *
  * Inputs: x [batch, D], eps [batch, J], the step's scalars (STEP_SCALARS), and per parameter
  * `p<i>`, `m<i>`, `v<i>` (value and Adam's moments, in expectedShapes' order). Outputs: `stats`
@@ -29,8 +29,12 @@ import { Graph } from './graph.js';
 const LEAKY_ALPHA = 0.2;
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** Per-step scalar inputs: 1/rows, the KL weight, Adam's lr / (1 - beta1^t) and 1 / sqrt(1 - beta2^t). */
-export const STEP_SCALARS = ['invB', 'klWeight', 'stepSize', 'invSqrtBc2'] as const;
+/**
+ * Per-step scalar inputs: 1/rows, the KL weight, and Adam's bias corrections folded into its
+ * step size and epsilon (Kingma and Ba's form of the update, one pass fewer per parameter):
+ * lr sqrt(1 - beta2^t) / (1 - beta1^t) and epsilon sqrt(1 - beta2^t).
+ */
+export const STEP_SCALARS = ['invB', 'klWeight', 'stepSize', 'epsHat'] as const;
 
 export interface StepGraphOptions {
   spec: VaeSpec;
@@ -74,7 +78,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const J = spec.latentDim;
   const x = g.input('x', ['batch', D]);
   const eps = g.input('eps', ['batch', J]);
-  const [invB, klWeight, stepSize, invSqrtBc2] = STEP_SCALARS.map((s) => g.input(s, []));
+  const [invB, klWeight, stepSize, epsHat] = STEP_SCALARS.map((s) => g.input(s, []));
   const shapes = [...expectedShapes(spec)];
   const params = shapes.map(([name, shape]) => ({ name, shape, size: shape.reduce((a, b) => a * b, 1) }));
   const value = new Map<string, string>();
@@ -148,9 +152,14 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   let dOut: string;
   const grads = new Map<string, string>();
   if (spec.likelihood === 'bernoulli') {
-    // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l)
-    logPx = g.op('Sub', [g.op('Mul', [x, out]), g.op('Softplus', [out])]);
-    dOut = g.op('Mul', [g.op('Sub', [g.op('Sigmoid', [out]), x]), invB]);
+    // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l). softplus(l) is
+    // relu(l) - log sigmoid(|l|), and sigmoid(|l|) = max(s, 1 - s) lies in [1/2, 1], so its log
+    // is exact to float32's absolute rounding; it reuses the gradient's sigmoid (onnxruntime's
+    // own Softplus is a scalar loop, the costliest node of the step)
+    const s = g.op('Sigmoid', [out]);
+    const logSigAbs = g.op('Log', [g.op('Max', [s, g.op('Sub', [c(1), s])])]);
+    logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [x, out]), g.op('Relu', [out])]), logSigAbs]);
+    dOut = g.op('Mul', [g.op('Sub', [s, x]), invB]);
   } else {
     // -1/2 ((x - m)^2 / sigma^2 + 2 log sigma + log 2 pi), as gaussianLogProb
     const learned = typeof spec.sigma !== 'number';
@@ -238,18 +247,18 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     statValues.push(g.op('Cast', [g.op('IsNaN', [probe])], { to: 1 }));
     stats.push('nonFinite');
   }
-  g.output('stats', [stats.length], g.op('Concat', statValues.map((s) => g.op('Unsqueeze', [s, g.ints([0])])), { axis: 0 }));
-  const { beta1, beta2, epsilon } = o.adam;
+  g.output('stats', [stats.length], 'Concat', statValues.map((s) => g.op('Unsqueeze', [s, g.ints([0])])), { axis: 0 });
+  const { beta1, beta2 } = o.adam;
   params.forEach((p, i) => {
     const gr = grad(p.name);
     const m = g.input(`m${i}`, p.shape);
     const v = g.input(`v${i}`, p.shape);
-    const m1 = g.op('Add', [g.op('Mul', [m, c(beta1)]), g.op('Mul', [gr, c(1 - beta1)])]);
-    const v1 = g.op('Add', [g.op('Mul', [v, c(beta2)]), g.op('Mul', [g.op('Mul', [gr, gr]), c(1 - beta2)])]);
-    const denom = g.op('Add', [g.op('Mul', [g.op('Sqrt', [v1]), invSqrtBc2]), c(epsilon)]);
-    g.output(`p${i}.next`, p.shape, g.op('Sub', [P(p.name), g.op('Mul', [g.op('Div', [m1, denom]), stepSize])]));
-    g.output(`m${i}.next`, p.shape, m1);
-    g.output(`v${i}.next`, p.shape, v1);
+    const m1 = g.output(`m${i}.next`, p.shape, 'Add', [g.op('Mul', [m, c(beta1)]), g.op('Mul', [gr, c(1 - beta1)])]);
+    const v1 = g.output(`v${i}.next`, p.shape, 'Add', [g.op('Mul', [v, c(beta2)]), g.op('Mul', [g.op('Mul', [gr, gr]), c(1 - beta2)])]);
+    // lr m^ / (sqrt(v^) + eps) with m^ = m1 / (1 - beta1^t), v^ = v1 / (1 - beta2^t), written as
+    // stepSize m1 / (sqrt(v1) + epsHat)
+    const denom = g.op('Add', [g.op('Sqrt', [v1]), epsHat]);
+    g.output(`p${i}.next`, p.shape, 'Sub', [P(p.name), g.op('Mul', [g.op('Div', [m1, denom]), stepSize])]);
   });
   return { model: g.encode('vae-train-step'), params, stats, nodes: g.nodeCount };
 }
