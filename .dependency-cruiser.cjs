@@ -10,7 +10,7 @@
  *                                  whole jobs: training, evaluation, timing, export, serving, set-up
  *                                  (train may use eval for validation; bench may use train and eval;
  *                                  serve may use export; eval uses none of them)
- *   4. src/engine/                 GPU engines that run whole training steps themselves
+ *   4. src/engine/                 engines that run whole training steps themselves (GPU and CPU)
  *   5. src/model/ src/data/ src/run/ src/image/
  *                                  the maths, the data sets, run directories, pictures
  *                                  (run may read model and data; model may read data's types;

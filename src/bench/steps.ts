@@ -132,7 +132,7 @@ export async function prepareStepBench(
     issueMsPerStep = (fused.task ? fused.task.engine.counts.issueMs - engineMs : issueMs) / n;
   }
   return {
-    info: { backend: fused.task ? 'webgpu (fused)' : cpuEngine.task ? `${report.name} (engine)` : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep, issueMsPerStep, kernelUs },
+    info: { backend: fused.task ? 'webgpu (fused)' : cpuEngine.task ? `${report.name} (engine)` : report.name === 'webgpu' ? 'webgpu (tfjs)' : report.name, device: cpuEngine.task ? cpuEngine.task.engine.device : report.device, batch: B, kernelsPerStep: prof.kernels.length, kernelCounts, netTensorsPerStep: prof.newTensors, netBytesPerStep: prof.newBytes, gpuPerStep, issueMsPerStep, kernelUs },
     async time(n) {
       const t0 = performance.now();
       await run(n);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { probeBackends } from '../backend/index.js';
+import { cpuEngineLine } from '../train/cpu-engine-task.js';
 import { renderTable } from '../ui/table.js';
 import { makeLog, showDawnLog, writeStdout } from './options.js';
 
@@ -19,5 +20,6 @@ export function registerBackends(program: Command): void {
       process.stderr.write(
         `${renderTable(['backend', 'loads', 'device, or why not'], rows.map((r) => [r.name, r.ok ? 'yes' : 'no', r.ok ? r.device ?? '' : `${r.reason}${r.hint ? ` (${r.hint})` : ''}`]))}\n`,
       );
+      process.stderr.write(`${await cpuEngineLine()}\n`);
     });
 }

@@ -16,7 +16,7 @@ import { EpochBatches } from '../data/batches.js';
 import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
 import { trainingBinarization } from '../model/eval-protocol.js';
-import { CpuEngine, EngineUnavailable } from '../engine/onnx/engine.js';
+import { CpuEngine, EngineUnavailable, probeCpuEngine } from '../engine/onnx/engine.js';
 import { stepGraphUnsupported } from '../engine/onnx/step-graph.js';
 import type { BackendReport } from '../backend/index.js';
 import { learningRateAt } from './schedule.js';
@@ -131,6 +131,14 @@ export async function makeCpuEngineTask(
 
 /** Which backends' training the CPU engine takes over (cpu stays the plain-JavaScript reference). */
 const ENGINE_BACKENDS = new Set(['wasm', 'tensorflow']);
+
+/** One line for `vae backends`: whether the CPU engine loads here and what it trains. */
+export async function cpuEngineLine(): Promise<string> {
+  const probe = await probeCpuEngine();
+  const on = [...ENGINE_BACKENDS].join(' and ');
+  if (!probe.ok) return `CPU engine: does not load here (${probe.reason}); ${on} train op by op`;
+  return `CPU engine: ${probe.device}; on ${on} it trains MLP models with the bernoulli or gaussian likelihood (not IWAE) in one call per step, everything else runs op by op (VAE_CPU_ENGINE=tfjs turns it off)`;
+}
 
 /**
  * The CPU engine's task when the backend is a CPU one it serves and the engine runs this

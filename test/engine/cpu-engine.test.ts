@@ -18,7 +18,7 @@ import type { ImageSet } from '../../src/data/dataset.js';
 import { createVaeForConfig } from '../../src/train/model-from-config.js';
 import { makeVaeTask } from '../../src/train/vae-step.js';
 import { cpuEngineUnsupported, makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
-import { loadOrt } from '../../src/engine/onnx/engine.js';
+import { CpuEngine, loadOrt } from '../../src/engine/onnx/engine.js';
 
 let skip: string | false = false;
 try {
@@ -131,3 +131,89 @@ for (const [name, c] of cases) {
     }
   });
 }
+
+const fdCases: [string, Case][] = [
+  ['tanh, two hidden layers, bernoulli', { model: { activation: 'tanh', hidden: [12, 8] } }],
+  ['elu, gaussian with learned per-pixel sigma', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, greyscale: false }],
+  ['tanh, gaussian with a learned sigma, beta', { model: { activation: 'tanh', likelihood: 'gaussian', sigma: 'learned' }, greyscale: false, train: { beta: 3 } }],
+];
+
+for (const [name, c] of fdCases) {
+  test(`CPU engine gradients agree with finite differences of its loss: ${name}`, { skip }, async () => {
+    const { cfg, set, clean } = setup(c);
+    const vae = createVaeForConfig(cfg, clean);
+    const rows = 8;
+    const x = set.images.slice(0, rows * D).map((v) => (c.greyscale === false ? v : v > 0.5 ? 1 : 0));
+    const eps = Rng.derive(5, 'eps').fillNormal(new Float32Array(rows * vae.spec.latentDim));
+    const beta1 = 0.9;
+    const engine = await CpuEngine.create({ spec: vae.spec, freeBits: 0, gradClip: null, checkFinite: false, adam: { beta1, beta2: 0.999, epsilon: 1e-8 } });
+    try {
+      const params: Float32Array[] = [];
+      for (const p of engine.graph.params) params.push(Float32Array.from(await vae.params.get(p.name)!.data()));
+      const zeros = params.map(() => null);
+      engine.writeState(params, zeros, zeros);
+      // after one step from zero moments, m = (1 - beta1) g, where g is the gradient (clipping off)
+      const stats = await engine.step(x, eps, rows, { invB: 1 / rows, klWeight: cfg.train.beta, stepSize: 0, epsHat: 1e-8 });
+      engine.commit();
+      const grads = engine.state().m.map((m) => m.map((v) => v / (1 - beta1)));
+      engine.writeState(params, zeros, zeros);
+      // the loss is the negative bound with the step's KL weight
+      const loss = async () => {
+        const s = await engine.step(x, eps, rows, { invB: 1 / rows, klWeight: cfg.train.beta, stepSize: 0, epsHat: 1e-8 });
+        engine.drop();
+        return -s[engine.graph.stats.indexOf('bound')];
+      };
+      assert.ok(Math.abs((await loss()) + stats[engine.graph.stats.indexOf('bound')]) < 1e-4, 'the loss is the step\'s');
+      const pick = Rng.derive(9, 'coordinates');
+      const h = 1e-2;
+      let checked = 0;
+      for (let i = 0; i < params.length; i++) {
+        for (let k = 0; k < 4; k++) {
+          const j = Math.floor(pick.uniform() * params[i].length);
+          const at = (delta: number) => {
+            const moved = params.map((p) => p.slice());
+            moved[i][j] += delta;
+            engine.writeState(moved, zeros, zeros);
+            return loss();
+          };
+          const fd = ((await at(h)) - (await at(-h))) / (2 * h);
+          const g = grads[i][j];
+          assert.ok(Math.abs(fd - g) < 2e-3 + 2e-2 * Math.abs(g), `${engine.graph.params[i].name}[${j}]: engine ${g}, finite differences ${fd}`);
+          checked++;
+        }
+      }
+      assert.equal(checked, params.length * 4);
+      assert.ok(grads.some((gr) => gr.some((v) => Math.abs(v) > 1e-3)), 'some gradient is not tiny');
+    } finally {
+      await engine.dispose();
+    }
+  });
+}
+
+test('CPU engine: 1,000 steps leave no tensors behind and do not grow the process', { skip }, async () => {
+  const { cfg, set, clean } = setup({ model: { hidden: [512] } });
+  const vae = createVaeForConfig(cfg, clean);
+  const adam = new Adam({ learningRate: cfg.train.learningRate });
+  const task = await makeCpuEngineTask(vae, adam, set, cfg, Rng.derive(1, 'eps'));
+  const per = task.stepsInEpoch(0);
+  const run = async (from: number, n: number) => {
+    for (let s = from; s < from + n; s++) {
+      const r = await task.step(Math.floor(s / per), s % per);
+      await r.stats!.data();
+      r.stats!.dispose();
+    }
+  };
+  try {
+    await run(0, 200);
+    const tensors = tf.memory().numTensors;
+    const rss = process.memoryUsage().rss;
+    await run(200, 800);
+    assert.equal(tf.memory().numTensors, tensors, 'no tfjs tensors left behind');
+    // one step's state (parameters and both moments, ~150 KB here) kept per step would be ~120 MB
+    const grown = (process.memoryUsage().rss - rss) / 2 ** 20;
+    assert.ok(grown < 40, `the process grew ${grown.toFixed(1)} MiB over 800 steps`);
+    await task.syncModel();
+  } finally {
+    task.dispose();
+  }
+});

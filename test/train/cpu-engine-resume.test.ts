@@ -107,3 +107,15 @@ test('VAE_CPU_ENGINE=tfjs and configs the engine does not run train op by op, sa
   assert.equal(cpu.code, 0, cpu.stderr);
   assert.doesNotMatch(cpu.stderr, /engine:/);
 });
+
+test('vae backends names the CPU engine; vae bench times it and says what it runs on', { skip }, () => {
+  const b = vae(['backends']);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stderr, /^CPU engine: onnxruntime \d+\.\d+\.\d+, \d+ threads?; on wasm and tensorflow it trains MLP models/m);
+  const bench = vae(['bench', ...SMALL, '--steps', '3', '--warmup', '1', '--json']);
+  assert.equal(bench.code, 0, bench.stderr);
+  const row = JSON.parse(bench.stdout.toString()).rows[0];
+  assert.equal(row.backend, 'wasm (engine)', JSON.stringify(row));
+  assert.match(row.device, /^onnxruntime \d+\.\d+\.\d+, \d+ threads?$/);
+  assert.equal(row.kernelsPerStep, 1);
+});

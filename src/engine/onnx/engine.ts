@@ -33,6 +33,21 @@ export function engineThreads(): number {
   return Number.isInteger(n) && n > 0 ? n : Math.max(1, os.availableParallelism());
 }
 
+/** onnxruntime in words ("onnxruntime 1.31.1, 2 threads"). */
+function describe(ort: Ort, threads: number): string {
+  return `onnxruntime ${ort.env.versions.node ?? ort.env.versions.common}, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+/** Whether onnxruntime loads here: what it would run on, or why not (for `vae backends`). */
+export async function probeCpuEngine(): Promise<{ ok: true; device: string } | { ok: false; reason: string }> {
+  try {
+    return { ok: true, device: describe(await loadOrt(), engineThreads()) };
+  } catch (err) {
+    if (err instanceof EngineUnavailable) return { ok: false, reason: err.message };
+    throw err;
+  }
+}
+
 /** The per-step values (STEP_SCALARS). */
 export interface StepScalars {
   invB: number;
@@ -53,6 +68,8 @@ interface StateSet {
 export class CpuEngine {
   readonly graph: StepGraph;
   readonly threads: number;
+  /** what the engine runs on, in words ("onnxruntime 1.31.1, 2 threads") */
+  readonly device: string;
   private sets: [StateSet, StateSet];
   private readonly statsBuf: Float32Array;
   private readonly statsTensor: OrtTensor;
@@ -67,6 +84,7 @@ export class CpuEngine {
   ) {
     this.graph = graph;
     this.threads = threads;
+    this.device = describe(ort, threads);
     this.sets = [this.makeSet(), this.makeSet()];
     this.statsBuf = new Float32Array(graph.stats.length);
     this.statsTensor = new ort.Tensor('float32', this.statsBuf, [graph.stats.length]);
