@@ -6,11 +6,12 @@
  * e.g. changing the validation size does not change the training noise.
  */
 import seedrandom from 'seedrandom';
+import { binarizeAlea } from './util/binarize-wasm.js';
 
 export type RngState = seedrandom.State.Alea;
 
 export class Rng {
-  private readonly prng: seedrandom.StatefulPRNG<RngState>;
+  private prng: seedrandom.StatefulPRNG<RngState>;
   private spare: number | null = null;
 
   private constructor(prng: seedrandom.StatefulPRNG<RngState>) {
@@ -55,6 +56,16 @@ export class Rng {
   fillNormal(out: Float32Array): Float32Array {
     for (let i = 0; i < out.length; i++) out[i] = this.normal();
     return out;
+  }
+
+  /**
+   * Bernoulli draws in place: each value p becomes 1 with probability p (uniform() < p), else 0,
+   * using exactly the draws uniform() would make, in order.
+   */
+  binarize(values: Float32Array): Float32Array {
+    const next = binarizeAlea(this.prng.state(), values);
+    this.prng = seedrandom.alea('', { state: next });
+    return values;
   }
 
   fillUniform(out: Float32Array, lo: number, hi: number): Float32Array {

@@ -16,15 +16,9 @@ export type Binarize = 'dynamic' | 'static' | 'none';
 export function fillRows(out: Float32Array, set: ImageSet, rows: ArrayLike<number>, rng: Rng | null): void {
   const d = dimOf(set);
   const img = set.images;
-  for (let r = 0; r < rows.length; r++) {
-    const base = rows[r] * d;
-    const o = r * d;
-    if (rng) {
-      for (let j = 0; j < d; j++) out[o + j] = rng.uniform() < img[base + j] ? 1 : 0;
-    } else {
-      out.set(img.subarray(base, base + d), o);
-    }
-  }
+  for (let r = 0; r < rows.length; r++) out.set(img.subarray(rows[r] * d, (rows[r] + 1) * d), r * d);
+  // row by row, pixel by pixel: the same draws as one uniform() per value in that order
+  if (rng) rng.binarize(out.subarray(0, rows.length * d));
 }
 
 /**

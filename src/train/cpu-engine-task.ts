@@ -1,10 +1,10 @@
 /**
- * Training steps on the CPU engine (src/engine/onnx): each step is one onnxruntime call that
- * runs the forward pass, the backward pass and Adam's update on onnxruntime's thread pool. The
- * batches, their binarisation, the noise, the schedules and Adam's step count come from exactly
- * where makeVaeTask takes them (EpochBatches, the eps stream, klWeightAt, learningRateAt), so a
- * run draws what it would on any tfjs backend, checkpoints record the same random streams, and
- * --resume continues exactly. The model's tf.Variables and the Adam object stay the run's
+ * Training steps on the CPU engine (src/engine/onnx): each step is one onnxruntime call for the
+ * forward and backward pass (onnxruntime's thread pool and GEMMs), then one WebAssembly pass of
+ * Adam's update. The batches, their binarisation, the noise, the schedules and Adam's step
+ * count come from exactly where makeVaeTask takes them (EpochBatches, the eps stream,
+ * klWeightAt, learningRateAt), so a run draws what it would on any tfjs backend, checkpoints
+ * record the same random streams, and --resume continues exactly. The model's tf.Variables and the Adam object stay the run's
  * record: `syncModel` writes the engine's state into them before anything reads the model
  * (validation, previews, checkpoints).
  */
@@ -96,12 +96,7 @@ export async function makeCpuEngineTask(
       const eps = epsRng.fillNormal(epsBuf.subarray(0, n * J));
       // Adam's step count and bias corrections exactly as Adam.apply computes them
       const step = adam.t + 1;
-      const stats = await engine.step(x, eps, n, {
-        invB: 1 / n,
-        klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps),
-        stepSize: (lr * Math.sqrt(1 - adam.beta2 ** step)) / (1 - adam.beta1 ** step),
-        epsHat: adam.epsilon * Math.sqrt(1 - adam.beta2 ** step),
-      });
+      const stats = await engine.step(x, eps, n, { invB: 1 / n, klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps) });
       if (flagColumn >= 0 && stats[flagColumn] !== 0 && skipped < t.skipNonFinite) {
         // a NaN or infinite loss or gradient: this batch is left out, as on every backend
         engine.drop();
@@ -109,7 +104,7 @@ export async function makeCpuEngineTask(
         onSkip?.({ epoch, index: i, skipped });
         return { stats: tf.zeros([statNames.length]), examples: 0 };
       }
-      engine.commit();
+      engine.commit({ stepSize: (lr * Math.sqrt(1 - adam.beta2 ** step)) / (1 - adam.beta1 ** step), epsHat: adam.epsilon * Math.sqrt(1 - adam.beta2 ** step) });
       adam.t = step;
       return { stats: tf.tensor1d(stats.subarray(0, statNames.length)), examples: n };
     },
@@ -161,7 +156,7 @@ export async function cpuEngineTaskFor(
   if (process.env.VAE_CPU_ENGINE === 'tfjs') return fallback('VAE_CPU_ENGINE=tfjs');
   try {
     const task = await makeCpuEngineTask(vae, adam, train, cfg, epsRng, resume, onSkip);
-    return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one call per training step (${task.engine.graph.nodes} graph nodes)` };
+    return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one call per training step (${task.engine.graph.nodes} graph nodes), Adam in one WebAssembly pass` };
   } catch (err) {
     if (err instanceof EngineUnavailable) return fallback(err.message);
     throw err;

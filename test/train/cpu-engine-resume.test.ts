@@ -56,7 +56,7 @@ let reference: ReturnType<typeof metrics>;
 test('the engine trains and says so; the run reads on cpu', { skip }, () => {
   const r = vae(['train', ...SMALL, '--set', 'train.epochs=3', '--out', 'ref']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /^engine: onnxruntime on \d+ CPU threads?, one call per training step \(\d+ graph nodes\)$/m);
+  assert.match(r.stderr, /^engine: onnxruntime on \d+ CPU threads?, one call per training step \(\d+ graph nodes\), Adam in one WebAssembly pass$/m);
   reference = metrics('ref');
   assert.equal(reference.length, 3);
   // a second run from the same seed is the same run

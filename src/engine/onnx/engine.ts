@@ -1,12 +1,14 @@
 /**
- * The CPU training engine: a step graph (step-graph.ts) on an onnxruntime session, with the
- * model's parameters and Adam's moments held here as flat float32 arrays in two sets. Each step
- * reads one set and writes the other (preallocated outputs, so a step allocates nothing large);
- * the sets swap when the step is committed, so a step skipped under train.skipNonFinite leaves
- * the state exactly as it was.
+ * The CPU training engine: the step graph (step-graph.ts: forward, backward, gradient norm) on
+ * an onnxruntime session, then Adam's update in one WebAssembly SIMD pass (adam-wasm.ts). The
+ * parameters, Adam's moments and the gradients live in one WebAssembly memory, which the
+ * session reads and writes directly (its inputs and preallocated outputs are views of it), so
+ * a step copies nothing large. A step is run, then committed (the update) or dropped (a step
+ * skipped under train.skipNonFinite: nothing changes).
  */
 import os from 'node:os';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { AdamArena } from './adam-wasm.js';
 import { buildStepGraph, STEP_SCALARS, type StepGraph, type StepGraphOptions } from './step-graph.js';
 
 /** Thrown when onnxruntime cannot be loaded on this machine (the reason goes on the start line). */
@@ -48,21 +50,20 @@ export async function probeCpuEngine(): Promise<{ ok: true; device: string } | {
   }
 }
 
-/** The per-step values (STEP_SCALARS). */
+/** The per-step values of the graph (STEP_SCALARS). */
 export interface StepScalars {
   invB: number;
   klWeight: number;
+}
+
+/** Adam's per-step values, its bias corrections folded in: lr sqrt(1 - beta2^t) / (1 - beta1^t), epsilon sqrt(1 - beta2^t). */
+export interface UpdateScalars {
   stepSize: number;
   epsHat: number;
 }
 
-interface StateSet {
-  params: Float32Array[];
-  m: Float32Array[];
-  v: Float32Array[];
-  /** the same arrays as ort tensors, by input name (read) and output name (written) */
-  asInputs: Record<string, OrtTensor>;
-  asOutputs: Record<string, OrtTensor>;
+export interface CpuEngineOptions extends StepGraphOptions {
+  adam: { beta1: number; beta2: number; epsilon: number };
 }
 
 export class CpuEngine {
@@ -70,28 +71,42 @@ export class CpuEngine {
   readonly threads: number;
   /** what the engine runs on, in words ("onnxruntime 1.31.1, 2 threads") */
   readonly device: string;
-  private sets: [StateSet, StateSet];
+  private readonly arena: AdamArena;
+  /** each parameter's offset in the arena's regions (multiples of four floats) */
+  private readonly offsets: number[];
+  private readonly inputs: Record<string, OrtTensor> = {};
+  private readonly outputs: Record<string, OrtTensor> = {};
   private readonly statsBuf: Float32Array;
-  private readonly statsTensor: OrtTensor;
   private readonly scalarTensors: Record<string, OrtTensor>;
-  private pending = false;
+  private pending: Float32Array | null = null;
 
   private constructor(
     private readonly ort: Ort,
     private readonly session: InferenceSession,
     graph: StepGraph,
+    private readonly opts: CpuEngineOptions,
     threads: number,
   ) {
     this.graph = graph;
     this.threads = threads;
     this.device = describe(ort, threads);
-    this.sets = [this.makeSet(), this.makeSet()];
+    this.offsets = [];
+    let floats = 0;
+    for (const p of graph.params) {
+      this.offsets.push(floats);
+      floats += Math.ceil(p.size / 4) * 4;
+    }
+    this.arena = new AdamArena(floats);
+    graph.params.forEach((p, i) => {
+      this.inputs[`p${i}`] = new ort.Tensor('float32', this.arena.view('p', this.offsets[i], p.size), p.shape);
+      this.outputs[`g${i}`] = new ort.Tensor('float32', this.arena.view('g', this.offsets[i], p.size), p.shape);
+    });
     this.statsBuf = new Float32Array(graph.stats.length);
-    this.statsTensor = new ort.Tensor('float32', this.statsBuf, [graph.stats.length]);
+    this.outputs.stats = new ort.Tensor('float32', this.statsBuf, [graph.stats.length]);
     this.scalarTensors = Object.fromEntries(STEP_SCALARS.map((s) => [s, new ort.Tensor('float32', new Float32Array(1), [])]));
   }
 
-  static async create(opts: StepGraphOptions, threads = engineThreads()): Promise<CpuEngine> {
+  static async create(opts: CpuEngineOptions, threads = engineThreads()): Promise<CpuEngine> {
     const ort = await loadOrt();
     const graph = buildStepGraph(opts);
     const session = await ort.InferenceSession.create(graph.model, {
@@ -100,25 +115,13 @@ export class CpuEngine {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
     });
-    return new CpuEngine(ort, session, graph, threads);
-  }
-
-  private makeSet(): StateSet {
-    const make = () => this.graph.params.map((p) => new Float32Array(p.size));
-    const set: StateSet = { params: make(), m: make(), v: make(), asInputs: {}, asOutputs: {} };
-    this.graph.params.forEach((p, i) => {
-      for (const [key, arrays] of [['p', set.params], ['m', set.m], ['v', set.v]] as const) {
-        set.asInputs[`${key}${i}`] = new this.ort.Tensor('float32', arrays[i], p.shape);
-        set.asOutputs[`${key}${i}.next`] = new this.ort.Tensor('float32', arrays[i], p.shape);
-      }
-    });
-    return set;
+    return new CpuEngine(ort, session, graph, opts, threads);
   }
 
   /** Sets the parameters and moments, each flat in graph.params' order (zeros where a moment is missing). */
   writeState(params: Float32Array[], m: (Float32Array | null)[], v: (Float32Array | null)[]): void {
     if (this.pending) throw new Error('writeState during an uncommitted step');
-    const s = this.sets[0];
+    const s = this.state();
     this.graph.params.forEach((p, i) => {
       if (params[i].length !== p.size) throw new Error(`${p.name}: ${params[i].length} values, expected ${p.size}`);
       s.params[i].set(params[i]);
@@ -129,43 +132,52 @@ export class CpuEngine {
     });
   }
 
-  /** The current parameters and moments (views of the engine's arrays: copy before the next step). */
+  /** The current parameters and moments (views of the engine's memory: copy before the next step). */
   state(): { params: Float32Array[]; m: Float32Array[]; v: Float32Array[] } {
-    const s = this.sets[0];
-    return { params: s.params, m: s.m, v: s.v };
+    const views = (region: 'p' | 'm' | 'v') => this.graph.params.map((p, i) => this.arena.view(region, this.offsets[i], p.size));
+    return { params: views('p'), m: views('m'), v: views('v') };
+  }
+
+  /** The last step's gradients (views: valid until the next step). */
+  gradients(): Float32Array[] {
+    return this.graph.params.map((p, i) => this.arena.view('g', this.offsets[i], p.size));
   }
 
   /**
-   * Runs one step on `rows` examples: x [rows, D], eps [rows, J]. Returns its statistics
-   * (graph.stats' columns, a fresh array); the update takes effect on `commit()`.
+   * Runs the forward and backward pass on `rows` examples: x [rows, D], eps [rows, J]. Returns
+   * the step's statistics (graph.stats' columns, a fresh array); the update happens on `commit()`.
    */
   async step(x: Float32Array, eps: Float32Array, rows: number, scalars: StepScalars): Promise<Float32Array> {
     if (this.pending) throw new Error('step before the previous one was committed or dropped');
-    const [read, write] = this.sets;
-    const feeds: Record<string, OrtTensor> = { ...read.asInputs };
-    const D = x.length / rows;
-    const J = eps.length / rows;
-    feeds.x = new this.ort.Tensor('float32', x, [rows, D]);
-    feeds.eps = new this.ort.Tensor('float32', eps, [rows, J]);
+    const feeds: Record<string, OrtTensor> = { ...this.inputs };
+    feeds.x = new this.ort.Tensor('float32', x, [rows, x.length / rows]);
+    feeds.eps = new this.ort.Tensor('float32', eps, [rows, eps.length / rows]);
     for (const s of STEP_SCALARS) {
       (this.scalarTensors[s].data as Float32Array)[0] = scalars[s];
       feeds[s] = this.scalarTensors[s];
     }
-    await this.session.run(feeds, { stats: this.statsTensor, ...write.asOutputs });
-    this.pending = true;
-    return this.statsBuf.slice();
+    await this.session.run(feeds, this.outputs);
+    this.pending = this.statsBuf.slice();
+    return this.pending.slice();
   }
 
-  /** Keeps the last step's update. */
-  commit(): void {
+  /** Applies Adam's update from the last step's gradients (scaled by gradient clipping's factor where it is on). */
+  commit(u: UpdateScalars): void {
     if (!this.pending) throw new Error('nothing to commit');
-    this.sets = [this.sets[1], this.sets[0]];
-    this.pending = false;
+    const { gradClip, adam } = this.opts;
+    let gradScale = 1;
+    if (gradClip !== null) {
+      // clipByGlobalNorm's scale, in float32 as tfjs computes it
+      const norm = this.pending[this.graph.stats.indexOf('gradNorm')];
+      gradScale = Math.fround(gradClip / Math.fround(Math.max(norm, gradClip)));
+    }
+    this.arena.update({ beta1: adam.beta1, beta2: adam.beta2, stepSize: u.stepSize, epsHat: u.epsHat, gradScale });
+    this.pending = null;
   }
 
   /** Leaves the last step's update out (a skipped step). */
   drop(): void {
-    this.pending = false;
+    this.pending = null;
   }
 
   async dispose(): Promise<void> {

@@ -31,6 +31,20 @@ export class Graph {
     return name;
   }
 
+  /**
+   * Makes the value `value` (a node's output) the graph output `name`, renaming it wherever it
+   * is read, so that onnxruntime writes it straight into a preallocated output (no copy).
+   */
+  outputAs(value: string, name: string, dims: (number | string)[]): string {
+    if (!value.startsWith('_') || this.constants.some((c) => c.name === value)) throw new Error(`${value} is not a node's output`);
+    for (const node of this.nodes) {
+      node.inputs = node.inputs.map((i) => (i === value ? name : i));
+      node.outputs = node.outputs.map((o) => (o === value ? name : o));
+    }
+    this.outputs.push({ name, dims });
+    return name;
+  }
+
   /** Appends a node; returns its (first) output's name. */
   op(op: string, inputs: string[], attributes?: Record<string, AttributeValue>): string {
     const out = `_${this.count++}`; // inputs and outputs never start with _

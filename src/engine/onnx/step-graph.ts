@@ -1,10 +1,11 @@
 /**
- * One whole training step of an MLP VAE as a single ONNX graph: the forward pass, the loss and
- * its statistics, the hand-written backward pass, gradient clipping, the non-finite check and
- * Adam's update. onnxruntime runs it in one call, on its own thread pool and GEMMs.
+ * The forward and backward pass of an MLP VAE's training step as a single ONNX graph: the
+ * forward pass, the loss and its statistics, the hand-written backward pass, the global
+ * gradient norm and the non-finite check. onnxruntime runs it in one call, on its own thread
+ * pool and GEMMs; Adam's update (adam-wasm.ts) then runs in one pass over every parameter.
  *
- * The maths is the tfjs path's (src/model/objective.ts, src/train/adam.ts, src/train/clip.ts),
- * term for term, so that one step here and on the cpu backend agree to float32 rounding:
+ * The maths is the tfjs path's (src/model/objective.ts, src/train/clip.ts), term for term, so
+ * that one step here and on the cpu backend agree to float32 rounding:
  *
  *   forward   h = act(x W + b) per encoder layer; mu, log sigma^2 (clipped to LOGVAR_RANGE);
  *             z = mu + exp(log sigma^2 / 2) eps; the decoder on z; log p(x|z) per pixel
@@ -13,13 +14,14 @@
  *   backward  d loss / d output per pixel (the likelihood's), then per layer the weight gradient
  *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in);
  *             through z and the KL into mu and log sigma^2 (zero where the clip is active)
- *   update    with train.gradClip the global norm and scale; Adam's update (STEP_SCALARS)
+ *   norm      with train.gradClip, the global norm of the gradients (the update scales by
+ *             gradClip / max(norm, gradClip))
  *
  * Inputs: x [batch, D], eps [batch, J], the step's scalars (STEP_SCALARS), and per parameter
- * `p<i>`, `m<i>`, `v<i>` (value and Adam's moments, in expectedShapes' order). Outputs: `stats`
- * (STEP_STATS, then gradNorm with clipping, then a non-finite flag with train.skipNonFinite)
- * and `p<i>.next`, `m<i>.next`, `v<i>.next`. The batch size is symbolic, so an epoch's short
- * last batch runs on the same session.
+ * `p<i>` (in expectedShapes' order). Outputs: `stats` (recon, kl, klWeighted, bound, then
+ * gradNorm with clipping, then a non-finite flag with train.skipNonFinite) and `g<i>`, the
+ * gradient of the loss for each parameter. The batch size is symbolic, so an epoch's short last
+ * batch runs on the same session.
  */
 import { expectedShapes, LOGVAR_RANGE, type Activation, type VaeSpec } from '../../model/vae.js';
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
@@ -29,12 +31,8 @@ import { Graph } from './graph.js';
 const LEAKY_ALPHA = 0.2;
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/**
- * Per-step scalar inputs: 1/rows, the KL weight, and Adam's bias corrections folded into its
- * step size and epsilon (Kingma and Ba's form of the update, one pass fewer per parameter):
- * lr sqrt(1 - beta2^t) / (1 - beta1^t) and epsilon sqrt(1 - beta2^t).
- */
-export const STEP_SCALARS = ['invB', 'klWeight', 'stepSize', 'epsHat'] as const;
+/** Per-step scalar inputs: 1/rows and the KL weight. */
+export const STEP_SCALARS = ['invB', 'klWeight'] as const;
 
 export interface StepGraphOptions {
   spec: VaeSpec;
@@ -44,7 +42,6 @@ export interface StepGraphOptions {
   gradClip: number | null;
   /** add the non-finite flag (train.skipNonFinite > 0) */
   checkFinite: boolean;
-  adam: { beta1: number; beta2: number; epsilon: number };
 }
 
 export interface StepGraph {
@@ -78,7 +75,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const J = spec.latentDim;
   const x = g.input('x', ['batch', D]);
   const eps = g.input('eps', ['batch', J]);
-  const [invB, klWeight, stepSize, epsHat] = STEP_SCALARS.map((s) => g.input(s, []));
+  const [invB, klWeight] = STEP_SCALARS.map((s) => g.input(s, []));
   const shapes = [...expectedShapes(spec)];
   const params = shapes.map(([name, shape]) => ({ name, shape, size: shape.reduce((a, b) => a * b, 1) }));
   const value = new Map<string, string>();
@@ -225,8 +222,8 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     backward(encoder, g.op('Mul', [dHead, derivative(head, spec.activation)]), x);
   }
 
-  // ---- clipping, the non-finite check, Adam
-  let grad = (name: string) => {
+  // ---- the gradient norm, the non-finite check, the gradients out
+  const grad = (name: string) => {
     const t = grads.get(name);
     if (!t) throw new Error(`the step graph has no gradient for ${name}`);
     return t;
@@ -234,11 +231,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const statValues = [recon, kl, klWeighted, bound];
   const stats = ['recon', 'kl', 'klWeighted', 'bound'];
   if (o.gradClip !== null) {
-    const norm = g.op('Sqrt', [g.op('Sum', params.map((p) => g.op('ReduceSumSquare', [grad(p.name)], { keepdims: 0 })))]);
-    const scale = g.op('Div', [c(o.gradClip), g.op('Max', [norm, c(o.gradClip)])]);
-    const clipped = new Map(params.map((p) => [p.name, g.op('Mul', [grad(p.name), scale])]));
-    grad = (name) => clipped.get(name)!;
-    statValues.push(norm);
+    statValues.push(g.op('Sqrt', [g.op('Sum', params.map((p) => g.op('ReduceSumSquare', [grad(p.name)], { keepdims: 0 })))]));
     stats.push('gradNorm');
   }
   if (o.checkFinite) {
@@ -248,17 +241,6 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     stats.push('nonFinite');
   }
   g.output('stats', [stats.length], 'Concat', statValues.map((s) => g.op('Unsqueeze', [s, g.ints([0])])), { axis: 0 });
-  const { beta1, beta2 } = o.adam;
-  params.forEach((p, i) => {
-    const gr = grad(p.name);
-    const m = g.input(`m${i}`, p.shape);
-    const v = g.input(`v${i}`, p.shape);
-    const m1 = g.output(`m${i}.next`, p.shape, 'Add', [g.op('Mul', [m, c(beta1)]), g.op('Mul', [gr, c(1 - beta1)])]);
-    const v1 = g.output(`v${i}.next`, p.shape, 'Add', [g.op('Mul', [v, c(beta2)]), g.op('Mul', [g.op('Mul', [gr, gr]), c(1 - beta2)])]);
-    // lr m^ / (sqrt(v^) + eps) with m^ = m1 / (1 - beta1^t), v^ = v1 / (1 - beta2^t), written as
-    // stepSize m1 / (sqrt(v1) + epsHat)
-    const denom = g.op('Add', [g.op('Sqrt', [v1]), epsHat]);
-    g.output(`p${i}.next`, p.shape, 'Sub', [P(p.name), g.op('Mul', [g.op('Div', [m1, denom]), stepSize])]);
-  });
+  params.forEach((p, i) => g.outputAs(grad(p.name), `g${i}`, p.shape));
   return { model: g.encode('vae-train-step'), params, stats, nodes: g.nodeCount };
 }
