@@ -54,12 +54,11 @@ export const op = {
   f64Load: (offset: number) => [0x2b, 3, ...leb(offset)],
   f64Store: (offset: number) => [0x39, 3, ...leb(offset)],
   f64Lt: [0x63],
+  f64Floor: [0x9c],
   f64Add: [0xa0],
   f64Sub: [0xa1],
   f64Mul: [0xa2],
-  i32TruncF64S: [0xaa],
   f32ConvertI32U: [0xb3],
-  f64ConvertI32S: [0xb7],
   f64PromoteF32: [0xbb],
   // SIMD: the 0xfd prefix, then the instruction's number in LEB128
   v128Load: [0xfd, ...leb(0x00), 4, 0], // 16-byte alignment hint, offset 0
