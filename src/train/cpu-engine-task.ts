@@ -29,14 +29,6 @@ export interface CpuEngineTask extends TensorVaeTask {
   dispose(): void;
 }
 
-/** Why the CPU engine cannot train this config, or null when it can. */
-export function cpuEngineUnsupported(vae: Vae, cfg: Config): string | null {
-  const why = stepGraphUnsupported(vae.spec);
-  if (why) return why;
-  if (cfg.train.iwSamples > 1) return `the IWAE bound (train.iwSamples ${cfg.train.iwSamples}) is not in it`;
-  return null;
-}
-
 export async function makeCpuEngineTask(
   vae: Vae,
   adam: Adam,
@@ -55,6 +47,7 @@ export async function makeCpuEngineTask(
     freeBits: t.freeBits,
     gradClip: t.gradClip,
     checkFinite: t.skipNonFinite > 0,
+    iwSamples: t.iwSamples,
     adam: { beta1: adam.beta1, beta2: adam.beta2, epsilon: adam.epsilon },
   });
   if (dimOf(train) !== vae.spec.inputDim) throw new Error(`the data has ${dimOf(train)} values per example, the model ${vae.spec.inputDim}`);
@@ -71,7 +64,8 @@ export async function makeCpuEngineTask(
     engine.graph.params.map((p) => moments.get(`${p.name}/m`) ?? null),
     engine.graph.params.map((p) => moments.get(`${p.name}/v`) ?? null),
   );
-  const epsBuf = new Float32Array(Math.min(B, train.n) * J);
+  const K = t.iwSamples;
+  const epsBuf = new Float32Array(K * Math.min(B, train.n) * J);
   const stepsPerEpoch = Math.ceil(train.n / B);
   const warmupSteps = t.warmupEpochs * stepsPerEpoch;
   const statNames = trainStatNames(cfg);
@@ -93,7 +87,7 @@ export async function makeCpuEngineTask(
       const { x, n } = batches.batch(i);
       const lr = learningRateAt(t, epoch, i, stepsPerEpoch);
       adam.lr = lr;
-      const eps = epsRng.fillNormal(epsBuf.subarray(0, n * J));
+      const eps = epsRng.fillNormal(epsBuf.subarray(0, K * n * J)); // [K, n, J], as makeVaeTask draws it
       // Adam's step count and bias corrections exactly as Adam.apply computes them
       const step = adam.t + 1;
       const stats = await engine.step(x, eps, n, { invB: 1 / n, klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps) });
@@ -132,7 +126,7 @@ export async function cpuEngineLine(): Promise<string> {
   const probe = await probeCpuEngine();
   const on = [...ENGINE_BACKENDS].join(' and ');
   if (!probe.ok) return `CPU engine: does not load here (${probe.reason}); ${on} train op by op`;
-  return `CPU engine: ${probe.device}; on ${on} it trains MLP models with the bernoulli or gaussian likelihood (not IWAE) in one call per step, everything else runs op by op (VAE_CPU_ENGINE=tfjs turns it off)`;
+  return `CPU engine: ${probe.device}; on ${on} it trains MLP models with the bernoulli or gaussian likelihood (the ELBO or IWAE) in one call per step, everything else runs op by op (VAE_CPU_ENGINE=tfjs turns it off)`;
 }
 
 /**
@@ -151,7 +145,7 @@ export async function cpuEngineTaskFor(
 ): Promise<{ task: CpuEngineTask | null; line: string }> {
   if (!ENGINE_BACKENDS.has(backend.name)) return { task: null, line: '' };
   const fallback = (reason: string) => ({ task: null, line: `engine: tfjs-${backend.name}, op by op (the CPU engine does not run this config: ${reason})` });
-  const why = cpuEngineUnsupported(vae, cfg);
+  const why = stepGraphUnsupported(vae.spec);
   if (why) return fallback(why);
   if (process.env.VAE_CPU_ENGINE === 'tfjs') return fallback('VAE_CPU_ENGINE=tfjs');
   try {

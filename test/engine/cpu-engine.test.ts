@@ -17,7 +17,8 @@ import { defaultConfig, type Config } from '../../src/config/schema.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import { createVaeForConfig } from '../../src/train/model-from-config.js';
 import { makeVaeTask } from '../../src/train/vae-step.js';
-import { cpuEngineUnsupported, makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
+import { makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
+import { stepGraphUnsupported } from '../../src/engine/onnx/step-graph.js';
 import { CpuEngine, loadOrt } from '../../src/engine/onnx/engine.js';
 
 let skip: string | false = false;
@@ -103,6 +104,9 @@ const cases: [string, Case][] = [
   ['leaky_relu, gaussian with fixed sigma, float32 images', { model: { activation: 'leaky_relu', likelihood: 'gaussian', sigma: 0.3 }, greyscale: false }],
   ['gaussian with a learned sigma, step schedule', { model: { likelihood: 'gaussian', sigma: 'learned' }, train: { lrSchedule: 'step', lrStepEpochs: 1, lrDecay: 0.5 } }],
   ['gaussian with learned per-pixel sigma, no hidden layer', { model: { likelihood: 'gaussian', sigma: 'learned-per-pixel', hidden: [] } }],
+  ['IWAE, k = 3, relu, bernoulli, a short last batch', { train: { iwSamples: 3 } }],
+  ['IWAE, k = 2, tanh, two hidden layers, gaussian with a learned sigma, beta, clipping', { model: { activation: 'tanh', hidden: [16, 8], likelihood: 'gaussian', sigma: 'learned' }, greyscale: false, train: { iwSamples: 2, beta: 0.5, gradClip: 0.5 } }],
+  ['IWAE, k = 4, elu, gaussian with learned per-pixel sigma, KL warm-up', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, greyscale: false, train: { iwSamples: 4, epochs: 2, warmupEpochs: 1 } }],
   ['skipNonFinite: the batches holding a NaN pixel are skipped, Adam counts only the others', { model: { likelihood: 'gaussian', sigma: 0.5 }, greyscale: false, nanImage: 7, train: { skipNonFinite: 5, gradClip: 1 } }],
 ];
 
@@ -136,6 +140,8 @@ const fdCases: [string, Case][] = [
   ['tanh, two hidden layers, bernoulli', { model: { activation: 'tanh', hidden: [12, 8] } }],
   ['elu, gaussian with learned per-pixel sigma', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, greyscale: false }],
   ['tanh, gaussian with a learned sigma, beta', { model: { activation: 'tanh', likelihood: 'gaussian', sigma: 'learned' }, greyscale: false, train: { beta: 3 } }],
+  ['IWAE, k = 3, tanh, bernoulli, beta', { model: { activation: 'tanh' }, train: { iwSamples: 3, beta: 0.7 } }],
+  ['IWAE, k = 2, elu, gaussian with learned per-pixel sigma', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, greyscale: false, train: { iwSamples: 2 } }],
 ];
 
 for (const [name, c] of fdCases) {
@@ -144,8 +150,9 @@ for (const [name, c] of fdCases) {
     const vae = createVaeForConfig(cfg, clean);
     const rows = 8;
     const x = set.images.slice(0, rows * D).map((v) => (c.greyscale === false ? v : v > 0.5 ? 1 : 0));
-    const eps = Rng.derive(5, 'eps').fillNormal(new Float32Array(rows * vae.spec.latentDim));
-    const engine = await CpuEngine.create({ spec: vae.spec, freeBits: 0, gradClip: null, checkFinite: false, adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } });
+    const K = cfg.train.iwSamples;
+    const eps = Rng.derive(5, 'eps').fillNormal(new Float32Array(K * rows * vae.spec.latentDim));
+    const engine = await CpuEngine.create({ spec: vae.spec, freeBits: 0, gradClip: null, checkFinite: false, iwSamples: K, adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } });
     try {
       const params: Float32Array[] = [];
       for (const p of engine.graph.params) params.push(Float32Array.from(await vae.params.get(p.name)!.data()));
@@ -187,6 +194,13 @@ for (const [name, c] of fdCases) {
     }
   });
 }
+
+test('the CPU engine names what it does not run', () => {
+  const spec = (model: Partial<Config['model']>) => createVaeForConfig(setup({ model }).cfg, setup({}).clean).spec;
+  assert.match(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8] }))!, /mlp models only \(model.arch is 'conv'\)/);
+  assert.match(stepGraphUnsupported(spec({ likelihood: 'logistic' }))!, /the logistic likelihood is not in it/);
+  assert.equal(stepGraphUnsupported(spec({ likelihood: 'gaussian', sigma: 'learned' })), null);
+});
 
 test('CPU engine: 1,000 steps leave no tensors behind and do not grow the process', { skip }, async () => {
   const { cfg, set, clean } = setup({ model: { hidden: [512] } });

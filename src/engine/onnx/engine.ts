@@ -144,14 +144,16 @@ export class CpuEngine {
   }
 
   /**
-   * Runs the forward and backward pass on `rows` examples: x [rows, D], eps [rows, J]. Returns
+   * Runs the forward and backward pass on `rows` examples: x [rows, D], eps [k rows, J] (k draws
+   * per example with train.iwSamples = k, row i rows + b for draw i of example b). Returns
    * the step's statistics (graph.stats' columns, a fresh array); the update happens on `commit()`.
    */
   async step(x: Float32Array, eps: Float32Array, rows: number, scalars: StepScalars): Promise<Float32Array> {
     if (this.pending) throw new Error('step before the previous one was committed or dropped');
     const feeds: Record<string, OrtTensor> = { ...this.inputs };
+    const J = this.opts.spec.latentDim;
     feeds.x = new this.ort.Tensor('float32', x, [rows, x.length / rows]);
-    feeds.eps = new this.ort.Tensor('float32', eps, [rows, eps.length / rows]);
+    feeds.eps = new this.ort.Tensor('float32', eps, [eps.length / J, J]); // rows x iwSamples
     for (const s of STEP_SCALARS) {
       (this.scalarTensors[s].data as Float32Array)[0] = scalars[s];
       feeds[s] = this.scalarTensors[s];

@@ -10,14 +10,18 @@
  *   forward   h = act(x W + b) per encoder layer; mu, log sigma^2 (clipped to LOGVAR_RANGE);
  *             z = mu + exp(log sigma^2 / 2) eps; the decoder on z; log p(x|z) per pixel
  *   loss      -(mean_b sum_d log p(x|z) - w KL), KL the closed form summed over dimensions
- *             (with free bits: w sum_j max(lambda, mean_b KL_bj)), w the step's KL weight
+ *             (with free bits: w sum_j max(lambda, mean_b KL_bj)), w the step's KL weight; with
+ *             train.iwSamples = k > 1, -L_k: the decoder runs on k rows per example and
+ *             L_k = mean_b logsumexp_k (log p(x|z_kb) + w (log p(z_kb) - log q(z_kb|x))) - log k,
+ *             each row's output gradient weighted by its normalised importance weight
  *   backward  d loss / d output per pixel (the likelihood's), then per layer the weight gradient
  *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in);
  *             through z and the KL into mu and log sigma^2 (zero where the clip is active)
  *   norm      with train.gradClip, the global norm of the gradients (the update scales by
  *             gradClip / max(norm, gradClip))
  *
- * Inputs: x [batch, D], eps [batch, J], the step's scalars (STEP_SCALARS), and per parameter
+ * Inputs: x [batch, D], eps [batch, J] (IWAE: [k batch, J], row i batch + b for draw i of
+ * example b, as the tfjs objective orders them), the step's scalars (STEP_SCALARS), and per parameter
  * `p<i>` (in expectedShapes' order). Outputs: `stats` (recon, kl, klWeighted, bound, then
  * gradNorm with clipping, then a non-finite flag with train.skipNonFinite) and `g<i>`, the
  * gradient of the loss for each parameter. The batch size is symbolic, so an epoch's short last
@@ -42,6 +46,8 @@ export interface StepGraphOptions {
   gradClip: number | null;
   /** add the non-finite flag (train.skipNonFinite > 0) */
   checkFinite: boolean;
+  /** train.iwSamples: k above 1 trains the IWAE bound L_k (default 1, the ELBO) */
+  iwSamples?: number;
 }
 
 export interface StepGraph {
@@ -73,8 +79,12 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const g = new Graph();
   const D = spec.inputDim;
   const J = spec.latentDim;
+  const K = o.iwSamples ?? 1;
+  const iw = K > 1;
+  if (iw && o.freeBits > 0) throw new Error('the CPU step graph: free bits apply to the ELBO only');
   const x = g.input('x', ['batch', D]);
-  const eps = g.input('eps', ['batch', J]);
+  // the decoder's rows: K per example, row k B + b is sample k of example b (as the tfjs objective tiles x)
+  const eps = g.input('eps', [iw ? 'rows' : 'batch', J]);
   const [invB, klWeight] = STEP_SCALARS.map((s) => g.input(s, []));
   const shapes = [...expectedShapes(spec)];
   const params = shapes.map(([name, shape]) => ({ name, shape, size: shape.reduce((a, b) => a * b, 1) }));
@@ -134,7 +144,9 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const [lvLo, lvHi] = LOGVAR_RANGE.map(c);
   const logvar = g.op('Clip', [logvarRaw, lvLo, lvHi]);
   const std = g.op('Exp', [g.op('Mul', [logvar, c(0.5)])]);
-  const z = g.op('Add', [mu, g.op('Mul', [std, eps])]);
+  const tileK = (t: string) => (iw ? g.op('Tile', [t, g.ints([K, 1])]) : t);
+  const [xs, muR, logvarR, stdR] = [x, mu, logvar, std].map(tileK);
+  const z = g.op('Add', [muR, g.op('Mul', [stdR, eps])]);
   const decoder: Layer[] = [];
   h = z;
   spec.hidden.forEach((_, i) => {
@@ -148,6 +160,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const negInvB = g.op('Neg', [invB]);
   let logPx: string;
   let dOut: string;
+  let sigmaGrad: (() => void) | null = null;
   const grads = new Map<string, string>();
   if (spec.likelihood === 'bernoulli') {
     // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l). softplus(l) is
@@ -156,26 +169,28 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     // own Softplus is a scalar loop, the costliest node of the step)
     const s = g.op('Sigmoid', [out]);
     const logSigAbs = g.op('Log', [g.op('Max', [s, g.op('Sub', [c(1), s])])]);
-    logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [x, out]), g.op('Relu', [out])]), logSigAbs]);
-    dOut = g.op('Mul', [g.op('Sub', [s, x]), invB]);
+    logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [xs, out]), g.op('Relu', [out])]), logSigAbs]);
+    dOut = g.op('Mul', [g.op('Sub', [s, xs]), invB]);
   } else {
     // -1/2 ((x - m)^2 / sigma^2 + 2 log sigma + log 2 pi), as gaussianLogProb
     const learned = typeof spec.sigma !== 'number';
     const [sLo, sHi] = LOG_SIGMA_RANGE.map(c);
     const logSigma = learned ? g.op('Clip', [P('likelihood.logSigma'), sLo, sHi]) : c(Math.log(spec.sigma as number));
     const invSigma = g.op('Exp', [g.op('Neg', [logSigma])]);
-    const zt = g.op('Mul', [g.op('Sub', [x, out]), invSigma]);
+    const zt = g.op('Mul', [g.op('Sub', [xs, out]), invSigma]);
     const zt2 = g.op('Mul', [zt, zt]);
     logPx = g.op('Mul', [g.op('Add', [g.op('Add', [zt2, g.op('Mul', [logSigma, c(2)])]), c(LOG_2PI)]), c(-0.5)]);
     dOut = g.op('Mul', [g.op('Mul', [zt, invSigma]), negInvB]);
     if (learned) {
-      // d log p / d log sigma = (x - m)^2 / sigma^2 - 1 per pixel, zero outside the clip
-      const perPixel = g.op('Sub', [zt2, c(1)]);
-      const summed = spec.sigma === 'learned-per-pixel' ? sumRows(perPixel) : g.op('Reshape', [sumAll(perPixel), g.ints([1])]);
-      grads.set('likelihood.logSigma', g.op('Mul', [g.op('Mul', [summed, negInvB]), inRange(P('likelihood.logSigma'), sLo, sHi)]));
+      // d log p / d log sigma = (x - m)^2 / sigma^2 - 1 per pixel (each row weighted as its
+      // output gradient is), zero outside the clip
+      sigmaGrad = () => {
+        const perPixel = weighRows(g.op('Sub', [zt2, c(1)]));
+        const summed = spec.sigma === 'learned-per-pixel' ? sumRows(perPixel) : g.op('Reshape', [sumAll(perPixel), g.ints([1])]);
+        grads.set('likelihood.logSigma', g.op('Mul', [g.op('Mul', [summed, negInvB]), inRange(P('likelihood.logSigma'), sLo, sHi)]));
+      };
     }
   }
-  const recon = g.op('Mul', [sumAll(logPx), invB]);
 
   // ---- KL and the loss's statistics
   const ev = g.op('Exp', [logvar]);
@@ -191,7 +206,36 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     klMask = g.op('Cast', [g.op('GreaterOrEqual', [meanKl, c(o.freeBits)])], { to: 1 });
   }
   const klWeighted = g.op('Mul', [klTerm, klWeight]);
-  const bound = g.op('Sub', [recon, klWeighted]);
+  let recon: string;
+  let bound: string;
+  /** each decoder row's weight in the loss: 1 for the ELBO, IWAE's normalised weight alpha_kb */
+  let rowWeight: string | null = null;
+  if (!iw) {
+    recon = g.op('Mul', [sumAll(logPx), invB]);
+    bound = g.op('Sub', [recon, klWeighted]);
+  } else {
+    // log w_kb = log p(x|z_kb) + w (log p(z_kb) - log q(z_kb|x)), the two normals as logStdNormal
+    // and logNormalDiag write them; L_k = mean_b logsumexp_k log w_kb - log k
+    const rowSum = (t: string) => g.op('ReduceSum', [t, g.ints([1])], { keepdims: 0 });
+    const byK = (t: string) => g.op('Reshape', [t, g.ints([K, -1])]);
+    const logStd = g.op('Mul', [rowSum(g.op('Add', [c(LOG_2PI), g.op('Mul', [z, z])])), c(-0.5)]);
+    const diff = g.op('Sub', [z, muR]);
+    const logQ = g.op('Mul', [rowSum(g.op('Add', [g.op('Add', [c(LOG_2PI), logvarR]), g.op('Div', [g.op('Mul', [diff, diff]), g.op('Exp', [logvarR])])])), c(-0.5)]);
+    const logW = g.op('Add', [byK(rowSum(logPx)), g.op('Mul', [byK(g.op('Sub', [logStd, logQ])), klWeight])]);
+    const top = g.op('ReduceMax', [logW], { axes: [0], keepdims: 1 });
+    const e = g.op('Exp', [g.op('Sub', [logW, top])]);
+    const total = g.op('ReduceSum', [e, g.ints([0])], { keepdims: 1 });
+    const lse = g.op('Add', [g.op('Log', [total]), top]);
+    bound = g.op('Sub', [g.op('Mul', [sumAll(lse), invB]), c(Math.log(K))]);
+    recon = g.op('Mul', [sumAll(logPx), g.op('Mul', [invB, c(1 / K)])]);
+    // d loss / d log w_kb = -alpha_kb / B
+    rowWeight = g.op('Reshape', [g.op('Div', [e, total]), g.ints([-1, 1])]);
+  }
+  function weighRows(t: string): string {
+    return rowWeight ? g.op('Mul', [t, rowWeight]) : t;
+  }
+  dOut = weighRows(dOut);
+  sigmaGrad?.();
 
   // ---- backward: decoder, then z, then the encoder
   const backward = (layers: Layer[], delta: string, stopAt: string): string => {
@@ -209,11 +253,27 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const dz = backward(decoder, dOut, '');
   let kw = g.op('Mul', [klWeight, invB]);
   if (klMask) kw = g.op('Mul', [kw, klMask]);
-  const dMu = g.op('Add', [dz, g.op('Mul', [mu, kw])]);
-  const dLogvar = g.op('Mul', [
-    g.op('Add', [g.op('Mul', [g.op('Mul', [dz, eps]), g.op('Mul', [std, c(0.5)])]), g.op('Mul', [g.op('Sub', [ev, c(1)]), g.op('Mul', [kw, c(0.5)])])]),
-    inRange(logvarRaw, lvLo, lvHi),
-  ]);
+  let dMu: string;
+  let dLogvar: string;
+  if (!iw) {
+    dMu = g.op('Add', [dz, g.op('Mul', [mu, kw])]);
+    dLogvar = g.op('Mul', [
+      g.op('Add', [g.op('Mul', [g.op('Mul', [dz, eps]), g.op('Mul', [std, c(0.5)])]), g.op('Mul', [g.op('Sub', [ev, c(1)]), g.op('Mul', [kw, c(0.5)])])]),
+      inRange(logvarRaw, lvLo, lvHi),
+    ]);
+  } else {
+    // through z_kb = mu_b + sigma_b eps_kb and the prior/posterior ratio, whose total derivatives
+    // are -z_kb (mu) and 1/2 - 1/2 z_kb sigma_b eps_kb (log sigma^2): with
+    // g_kb = dz_kb + (w/B) alpha_kb z_kb, d/d mu_b = sum_k g_kb and
+    // d/d log sigma^2_b = 1/2 sigma_b sum_k g_kb eps_kb - (w/B)/2 (the alphas sum to 1)
+    const gz = g.op('Add', [dz, g.op('Mul', [weighRows(z), kw])]);
+    const sumK = (t: string) => g.op('ReduceSum', [g.op('Reshape', [t, g.ints([K, -1, J])]), g.ints([0])], { keepdims: 0 });
+    dMu = sumK(gz);
+    dLogvar = g.op('Mul', [
+      g.op('Sub', [g.op('Mul', [sumK(g.op('Mul', [gz, eps])), g.op('Mul', [std, c(0.5)])]), g.op('Mul', [kw, c(0.5)])]),
+      inRange(logvarRaw, lvLo, lvHi),
+    ]);
+  }
   grads.set('encoder.mu.kernel', g.op('Gemm', [head, dMu], { transA: 1 }));
   grads.set('encoder.mu.bias', sumRows(dMu));
   grads.set('encoder.logvar.kernel', g.op('Gemm', [head, dLogvar], { transA: 1 }));
