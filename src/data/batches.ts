@@ -76,6 +76,39 @@ export class EpochBatches {
 }
 
 /**
+ * Training batches across epochs: each epoch's EpochBatches, made when the epoch's first batch
+ * is asked for; `resume` continues the binarisation stream of the epoch a checkpoint was taken
+ * in, part-way through it.
+ */
+export class TrainingBatches {
+  private current: EpochBatches | null = null;
+  private epoch = -1;
+
+  constructor(
+    private readonly set: ImageSet,
+    private readonly batchSize: number,
+    private readonly mode: Binarize,
+    private readonly seed: number,
+    private readonly resume?: { epoch: number; bin: ReturnType<Rng['state']> | null },
+  ) {}
+
+  /** Batch i of an epoch (batches in order within an epoch, as EpochBatches requires). */
+  batch(epoch: number, i: number): { x: Float32Array; n: number } {
+    if (!this.current || this.epoch !== epoch) {
+      const bin = this.resume && this.resume.epoch === epoch ? this.resume.bin : null;
+      this.current = new EpochBatches(this.set, this.batchSize, this.mode, this.seed, epoch, bin);
+      this.epoch = epoch;
+    }
+    return this.current.batch(i);
+  }
+
+  /** The current epoch's binarisation stream, for a checkpoint (null before the first batch). */
+  binState(): ReturnType<Rng['state']> | null {
+    return this.current ? this.current.binState() : null;
+  }
+}
+
+/**
  * Examples [start, end) of a set for evaluation, binarised (when asked) by the fixed stream of
  * each example, so the result does not depend on how the split is batched.
  */

@@ -2,7 +2,7 @@
  * Training steps on the CPU engine (src/engine/onnx): each step is one onnxruntime call for the
  * forward and backward pass (onnxruntime's thread pool and GEMMs), then one WebAssembly pass of
  * Adam's update. The batches, their binarisation, the noise, the schedules and Adam's step
- * count come from exactly where makeVaeTask takes them (EpochBatches, the eps stream,
+ * count come from exactly where makeVaeTask takes them (TrainingBatches, the eps stream,
  * klWeightAt, learningRateAt), so a run draws what it would on any tfjs backend, checkpoints
  * record the same random streams, and --resume continues exactly. The model's tf.Variables and the Adam object stay the run's
  * record: `syncModel` writes the engine's state into them before anything reads the model
@@ -12,7 +12,7 @@ import { tf } from '../tf.js';
 import type { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
-import { EpochBatches } from '../data/batches.js';
+import { TrainingBatches } from '../data/batches.js';
 import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
 import { trainingBinarization } from '../model/eval-protocol.js';
@@ -70,21 +70,15 @@ export async function makeCpuEngineTask(
   const warmupSteps = t.warmupEpochs * stepsPerEpoch;
   const statNames = trainStatNames(cfg);
   const flagColumn = engine.graph.stats.indexOf('nonFinite');
-  let batches: EpochBatches | null = null;
-  let batchesEpoch = -1;
+  const batches = new TrainingBatches(train, B, mode, t.seed, resume);
   let skipped = 0;
   return {
     engine,
     statNames,
     stepsInEpoch: () => stepsPerEpoch,
-    rngState: () => ({ eps: epsRng.state(), bin: batches ? batches.binState() : null }),
+    rngState: () => ({ eps: epsRng.state(), bin: batches.binState() }),
     async step(epoch, i) {
-      if (!batches || batchesEpoch !== epoch) {
-        const bin = resume && resume.epoch === epoch ? resume.bin : null;
-        batches = new EpochBatches(train, B, mode, t.seed, epoch, bin);
-        batchesEpoch = epoch;
-      }
-      const { x, n } = batches.batch(i);
+      const { x, n } = batches.batch(epoch, i);
       const lr = learningRateAt(t, epoch, i, stepsPerEpoch);
       adam.lr = lr;
       const eps = epsRng.fillNormal(epsBuf.subarray(0, K * n * J)); // [K, n, J], as makeVaeTask draws it

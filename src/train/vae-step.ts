@@ -7,7 +7,7 @@ import { tf, type Tensor } from '../tf.js';
 import type { Rng } from '../random.js';
 import type { Config } from '../config/schema.js';
 import { dimOf, type ImageSet } from '../data/dataset.js';
-import { EpochBatches } from '../data/batches.js';
+import { TrainingBatches } from '../data/batches.js';
 import { trainingBinarization } from '../model/eval-protocol.js';
 import { trainableParams, updateRunningStats, type ForwardContext, type Vae } from '../model/vae.js';
 import { klWeightAt, OBJECTIVE_STATS, trainingObjective } from '../model/objective.js';
@@ -63,20 +63,14 @@ export function makeVaeTask(
   const stepsPerEpoch = Math.ceil(train.n / B);
   const warmupSteps = t.warmupEpochs * stepsPerEpoch;
   const statNames = trainStatNames(cfg);
-  let batches: EpochBatches | null = null;
-  let batchesEpoch = -1;
+  const batches = new TrainingBatches(train, B, mode, t.seed, resume);
   let skipped = 0;
   return {
     statNames,
     stepsInEpoch: () => stepsPerEpoch,
-    rngState: () => ({ eps: epsRng.state(), bin: batches ? batches.binState() : null }),
+    rngState: () => ({ eps: epsRng.state(), bin: batches.binState() }),
     step(epoch, i) {
-      if (!batches || batchesEpoch !== epoch) {
-        const bin = resume && resume.epoch === epoch ? resume.bin : null;
-        batches = new EpochBatches(train, B, mode, t.seed, epoch, bin);
-        batchesEpoch = epoch;
-      }
-      const { x, n } = batches.batch(i);
+      const { x, n } = batches.batch(epoch, i);
       // Schedules are functions of the position in training, so a resumed run follows them exactly.
       const objective = { klWeight: klWeightAt(epoch * stepsPerEpoch + i, t.beta, warmupSteps), freeBits: t.freeBits, iwSamples: K };
       adam.lr = learningRateAt(t, epoch, i, stepsPerEpoch);
