@@ -10,6 +10,7 @@ import { fmt, renderTable } from '../ui/table.js';
 import { formatDuration } from '../ui/log.js';
 import { Progress } from '../ui/progress.js';
 import { SamplerPool } from '../eval/sampler-pool.js';
+import { engineSamplerFor } from '../eval/onnx-sampler.js';
 import { addBackendOption, addRunOptions, openRun, intArg, makeLog, writeStdout, type CommonOptions } from './options.js';
 
 interface EvalOptions extends CommonOptions {
@@ -78,7 +79,7 @@ export function registerEval(program: Command): void {
     .option('--seed <int>', 'seed for the fixed binarisation and all noise', intArg('--seed', 0, 2 ** 31 - 1), EVAL_SEED)
     .option('--batch <size>', 'examples per ELBO batch', intArg('--batch', 1, 65_536), 1000)
     .option('--limit <n>', 'evaluate only the first n examples of each split', intArg('--limit', 1, 10_000_000))
-    .option('--workers <n>', 'threads for the importance sampler on wasm/cpu (0: the main thread; default: one per core for large jobs)', intArg('--workers', 0, 256))
+    .option('--workers <n>', 'tfjs threads for the importance sampler on wasm/cpu (0: the main thread; default: the CPU engine where it runs this model, else one per core for large jobs)', intArg('--workers', 0, 256))
     .option('-q, --quiet', 'no messages or progress on stderr (the table still prints)')
     .option('-v, --verbose', 'more detail, and stack traces on errors')
     .addHelpText(
@@ -98,10 +99,15 @@ export function registerEval(program: Command): void {
     // worker threads for large jobs on CPU backends (a GPU backend keeps the work on its device)
     const rows = splits.reduce((s, split) => s + Math.min(data[split].n, opts.limit ?? Infinity), 0) * opts.samples;
     const cpuBackend = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
-    const workers = !cpuBackend || opts.samples === 0 ? 0 : (opts.workers ?? (rows >= ROWS_FOR_WORKERS ? Math.min(os.availableParallelism(), MAX_AUTO_WORKERS) : 0));
+    // the CPU engine's sampler where it runs this model (wasm and tensorflow, unless told not to)
+    const chosen = opts.samples > 0 && opts.workers === undefined ? await engineSamplerFor(run.vae, evalBinarizes(run.config), tf.getBackend()) : { sampler: null, line: '' };
+    if (chosen.line) log.info(chosen.line);
+    const engine = chosen.sampler;
+    const workers = engine || !cpuBackend || opts.samples === 0 ? 0 : (opts.workers ?? (rows >= ROWS_FOR_WORKERS ? Math.min(os.availableParallelism(), MAX_AUTO_WORKERS) : 0));
     if (opts.workers && !cpuBackend) log.warn(`--workers applies to the wasm and cpu backends; ${tf.getBackend()} runs on its device`);
-    const pool = workers > 0 ? await SamplerPool.start(workers, tf.getBackend() as 'wasm' | 'cpu', run.vae) : null;
-    if (pool) log.debug(`importance sampler on ${pool.size} worker thread${pool.size === 1 ? '' : 's'}`);
+    const workerPool = workers > 0 ? await SamplerPool.start(workers, tf.getBackend() as 'wasm' | 'cpu', run.vae) : null;
+    if (workerPool) log.debug(`importance sampler on ${workerPool.size} worker thread${workerPool.size === 1 ? '' : 's'}`);
+    const pool = engine ?? workerPool;
     try {
     for (const split of splits) {
       let set = data[split];
@@ -127,7 +133,8 @@ export function registerEval(program: Command): void {
       results.push({ split, r, seconds: (performance.now() - t0) / 1000 });
     }
     } finally {
-      await pool?.close();
+      await workerPool?.close();
+      await engine?.close();
     }
     log.info(`run ${dir}, epoch ${run.meta.epoch}${opts.best ? ' (best)' : ''}; nats per example; seed ${opts.seed}; ${results.map((x) => `${x.split} took ${formatDuration(x.seconds)}`).join(', ')}`);
     if (opts.samples > 0 && opts.samples < LITERATURE_SAMPLES) {

@@ -20,7 +20,12 @@ import { elboParts } from '../model/objective.js';
 import type { ElboResult } from '../run/metrics.js';
 import { yieldToEvents } from '../ui/progress.js';
 import { importanceBounds } from './importance.js';
-import type { SamplerPool } from './sampler-pool.js';
+import type { WorkerTask } from './sampler-worker.js';
+
+/** Where the importance bounds come from when not from this thread's tfjs: worker threads (sampler-pool.ts) or the CPU engine (onnx-sampler.ts). */
+export interface BoundsSampler {
+  bounds(task: Omit<WorkerTask, 'type' | 'id'>, onRows?: (rows: number) => void): Promise<Float64Array>;
+}
 
 export const ACTIVE_UNIT_THRESHOLD = 0.01;
 
@@ -60,8 +65,8 @@ export interface EvalOptions {
   chunkRows?: number;
   /** the fused Bernoulli log-likelihood where it applies (default true) */
   fused?: boolean;
-  /** worker threads for the importance sampler (default: the main thread) */
-  pool?: SamplerPool | null;
+  /** the importance sampler: worker threads or the CPU engine (default: tfjs on this thread) */
+  pool?: BoundsSampler | null;
   /** examples done (fractional while an example's K samples are under way) of total */
   onProgress?: (done: number, total: number) => void;
 }

@@ -31,7 +31,7 @@ interface ImportanceOptions {
 }
 
 /** log(sum exp(v[i])) over v, in double precision. */
-function logSumExp(v: Float64Array): number {
+export function logSumExp(v: Float64Array): number {
   let m = -Infinity;
   for (let i = 0; i < v.length; i++) if (v[i] > m) m = v[i];
   if (m === -Infinity || !Number.isFinite(m)) return m;

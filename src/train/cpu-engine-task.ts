@@ -16,7 +16,7 @@ import { TrainingBatches } from '../data/batches.js';
 import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
 import { trainingBinarization } from '../model/eval-protocol.js';
-import { CpuEngine, EngineUnavailable, probeCpuEngine } from '../engine/onnx/engine.js';
+import { CPU_ENGINE_BACKENDS, CpuEngine, cpuEngineTurnedOff, EngineUnavailable, probeCpuEngine } from '../engine/onnx/engine.js';
 import { stepGraphUnsupported } from '../engine/onnx/step-graph.js';
 import type { BackendReport } from '../backend/index.js';
 import { learningRateAt } from './schedule.js';
@@ -112,15 +112,12 @@ export async function makeCpuEngineTask(
   };
 }
 
-/** Which backends' training the CPU engine takes over (cpu stays the plain-JavaScript reference). */
-const ENGINE_BACKENDS = new Set(['wasm', 'tensorflow']);
-
 /** One line for `vae backends`: whether the CPU engine loads here and what it trains. */
 export async function cpuEngineLine(): Promise<string> {
   const probe = await probeCpuEngine();
-  const on = [...ENGINE_BACKENDS].join(' and ');
+  const on = CPU_ENGINE_BACKENDS.join(' and ');
   if (!probe.ok) return `CPU engine: does not load here (${probe.reason}); ${on} train op by op`;
-  return `CPU engine: ${probe.device}; on ${on} it trains MLP models with the bernoulli or gaussian likelihood (the ELBO or IWAE) in one call per step, everything else runs op by op (VAE_CPU_ENGINE=tfjs turns it off)`;
+  return `CPU engine: ${probe.device}; on ${on} it trains MLP models with the bernoulli or gaussian likelihood (the ELBO or IWAE) in one call per step, and vae eval's importance sampler for bernoulli MLPs; everything else runs op by op (VAE_CPU_ENGINE=tfjs turns it off)`;
 }
 
 /**
@@ -137,11 +134,11 @@ export async function cpuEngineTaskFor(
   resume?: { epoch: number; bin: RngSnapshot | null },
   onSkip?: (info: { epoch: number; index: number; skipped: number }) => void,
 ): Promise<{ task: CpuEngineTask | null; line: string }> {
-  if (!ENGINE_BACKENDS.has(backend.name)) return { task: null, line: '' };
+  if (!CPU_ENGINE_BACKENDS.includes(backend.name)) return { task: null, line: '' };
   const fallback = (reason: string) => ({ task: null, line: `engine: tfjs-${backend.name}, op by op (the CPU engine does not run this config: ${reason})` });
   const why = stepGraphUnsupported(vae.spec);
   if (why) return fallback(why);
-  if (process.env.VAE_CPU_ENGINE === 'tfjs') return fallback('VAE_CPU_ENGINE=tfjs');
+  if (cpuEngineTurnedOff()) return fallback('VAE_CPU_ENGINE=tfjs');
   try {
     const task = await makeCpuEngineTask(vae, adam, train, cfg, epsRng, resume, onSkip);
     return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one call per training step (${task.engine.graph.nodes} graph nodes), Adam in one WebAssembly pass` };

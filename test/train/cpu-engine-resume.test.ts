@@ -122,3 +122,17 @@ test('vae backends names the CPU engine; vae bench times it and says what it run
   assert.match(row.device, /^onnxruntime \d+\.\d+\.\d+, \d+ threads?$/);
   assert.equal(row.kernelsPerStep, 1);
 });
+
+test('vae eval samples on the engine and gives the tfjs sampler\'s NLL', { skip }, () => {
+  const args = ['eval', '--run', 'ref', '--backend', 'wasm', '--samples', '30', '--limit', '60', '--json'];
+  const on = vae(args);
+  assert.equal(on.code, 0, on.stderr);
+  assert.match(on.stderr, /^sampler: onnxruntime \d+\.\d+\.\d+, \d+ threads? \(the CPU engine\)$/m);
+  const off = runVae(args, { cwd: work, env: { ...process.env, VAE_CPU_ENGINE: 'tfjs' } });
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stderr, /^sampler: tfjs-wasm \(the CPU engine does not run this model's weights: VAE_CPU_ENGINE=tfjs\)$/m);
+  const [a, b] = [on, off].map((r) => JSON.parse(r.stdout.toString().trim().split('\n')[0]));
+  assert.equal(a.samples, 30);
+  assert.ok(Math.abs(a.nll - b.nll) < 1e-4, `engine ${a.nll}, tfjs ${b.nll}`);
+  assert.equal(a.elbo, b.elbo, 'the ELBO pass is the same tfjs pass');
+});

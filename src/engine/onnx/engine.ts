@@ -14,7 +14,7 @@ import { buildStepGraph, STEP_SCALARS, type StepGraph, type StepGraphOptions } f
 /** Thrown when onnxruntime cannot be loaded on this machine (the reason goes on the start line). */
 export class EngineUnavailable extends Error {}
 
-type Ort = typeof import('onnxruntime-node');
+export type Ort = typeof import('onnxruntime-node');
 
 let ortModule: Promise<Ort> | null = null;
 
@@ -29,6 +29,14 @@ export function loadOrt(): Promise<Ort> {
   return ortModule;
 }
 
+/** The tfjs backends whose work the CPU engine takes over where it can (cpu stays the plain-JavaScript reference). */
+export const CPU_ENGINE_BACKENDS: readonly string[] = ['wasm', 'tensorflow'];
+
+/** VAE_CPU_ENGINE=tfjs: everything op by op in tfjs. */
+export function cpuEngineTurnedOff(): boolean {
+  return process.env.VAE_CPU_ENGINE === 'tfjs';
+}
+
 /** Threads for onnxruntime's pool: VAE_THREADS, else one per CPU core. */
 export function engineThreads(): number {
   const n = Number(process.env.VAE_THREADS);
@@ -36,8 +44,18 @@ export function engineThreads(): number {
 }
 
 /** onnxruntime in words ("onnxruntime 1.31.1, 2 threads"). */
-function describe(ort: Ort, threads: number): string {
+export function describe(ort: Ort, threads: number): string {
   return `onnxruntime ${ort.env.versions.node ?? ort.env.versions.common}, ${threads} thread${threads === 1 ? '' : 's'}`;
+}
+
+/** A session for one of the engine's graphs: `threads` for its operators, one node at a time. */
+export function createSession(ort: Ort, model: Uint8Array, threads: number): Promise<InferenceSession> {
+  return ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
 }
 
 /** Whether onnxruntime loads here: what it would run on, or why not (for `vae backends`). */
@@ -109,13 +127,7 @@ export class CpuEngine {
   static async create(opts: CpuEngineOptions, threads = engineThreads()): Promise<CpuEngine> {
     const ort = await loadOrt();
     const graph = buildStepGraph(opts);
-    const session = await ort.InferenceSession.create(graph.model, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
-    return new CpuEngine(ort, session, graph, opts, threads);
+    return new CpuEngine(ort, await createSession(ort, graph.model, threads), graph, opts, threads);
   }
 
   /** Sets the parameters and moments, each flat in graph.params' order (zeros where a moment is missing). */

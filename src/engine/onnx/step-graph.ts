@@ -30,10 +30,8 @@
 import { expectedShapes, LOGVAR_RANGE, type Activation, type VaeSpec } from '../../model/vae.js';
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
 import { Graph } from './graph.js';
+import { activate as activation, LEAKY_ALPHA, LOG_2PI } from './layers.js';
 
-/** The hidden layers' leaky ReLU slope (src/model/vae.ts). */
-const LEAKY_ALPHA = 0.2;
-const LOG_2PI = Math.log(2 * Math.PI);
 
 /** Per-step scalar inputs: 1/rows and the KL weight. */
 export const STEP_SCALARS = ['invB', 'klWeight'] as const;
@@ -99,18 +97,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const sumAll = (t: string) => g.op('ReduceSum', [t], { keepdims: 0 });
   const sumRows = (t: string) => g.op('ReduceSum', [t, g.ints([0])], { keepdims: 0 });
 
-  const activate = (pre: string, act: Activation): string => {
-    switch (act) {
-      case 'relu':
-        return g.op('Relu', [pre]);
-      case 'tanh':
-        return g.op('Tanh', [pre]);
-      case 'elu':
-        return g.op('Elu', [pre], { alpha: { float: 1 } });
-      case 'leaky_relu':
-        return g.op('LeakyRelu', [pre], { alpha: { float: LEAKY_ALPHA } });
-    }
-  };
+  const activate = (pre: string, act: Activation): string => activation(g, pre, act);
   /** act'(pre) from the activation's output y (tfjs's gradients: relu and leaky_relu 0 at 0). */
   const derivative = (y: string, act: Activation): string => {
     switch (act) {
