@@ -112,12 +112,17 @@ export async function makeCpuEngineTask(
   };
 }
 
-/** One line for `vae backends`: whether the CPU engine loads here and what it trains. */
+/** For `vae backends`: whether the CPU engine loads here and what it runs (lines within 80 columns). */
 export async function cpuEngineLine(): Promise<string> {
   const probe = await probeCpuEngine();
   const on = CPU_ENGINE_BACKENDS.join(' and ');
-  if (!probe.ok) return `CPU engine: does not load here (${probe.reason}); ${on} train op by op`;
-  return `CPU engine: ${probe.device}; on ${on} it trains MLP models with the bernoulli or gaussian likelihood (the ELBO or IWAE) in one call per step, and vae eval's importance sampler for bernoulli MLPs; everything else runs op by op (VAE_CPU_ENGINE=tfjs turns it off)`;
+  if (!probe.ok) return `CPU engine: does not load here; ${on} run op by op\n  (${probe.reason})`;
+  return [
+    `CPU engine: ${probe.device}`,
+    `  on ${on}, one call per training step for MLP models (bernoulli`,
+    "  or gaussian, the ELBO or IWAE) and for vae eval's importance sampler",
+    '  (bernoulli); the rest runs op by op in tfjs (VAE_CPU_ENGINE=tfjs: all)',
+  ].join('\n');
 }
 
 /**
@@ -141,7 +146,7 @@ export async function cpuEngineTaskFor(
   if (cpuEngineTurnedOff()) return fallback('VAE_CPU_ENGINE=tfjs');
   try {
     const task = await makeCpuEngineTask(vae, adam, train, cfg, epsRng, resume, onSkip);
-    return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one call per training step (${task.engine.graph.nodes} graph nodes), Adam in one WebAssembly pass` };
+    return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one ${task.engine.graph.nodes}-node graph per step, Adam in wasm` };
   } catch (err) {
     if (err instanceof EngineUnavailable) return fallback(err.message);
     throw err;
