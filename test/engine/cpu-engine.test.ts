@@ -19,7 +19,7 @@ import { createVaeForConfig } from '../../src/train/model-from-config.js';
 import { makeVaeTask } from '../../src/train/vae-step.js';
 import { makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
 import { stepGraphUnsupported } from '../../src/engine/onnx/step-graph.js';
-import { CpuEngine, loadOrt } from '../../src/engine/onnx/engine.js';
+import { CpuEngine, EngineUnavailable, loadOrt } from '../../src/engine/onnx/engine.js';
 
 let skip: string | false = false;
 try {
@@ -200,6 +200,14 @@ test('the CPU engine names what it does not run', () => {
   assert.match(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8] }))!, /mlp models only \(model.arch is 'conv'\)/);
   assert.match(stepGraphUnsupported(spec({ likelihood: 'logistic' }))!, /the logistic likelihood is not in it/);
   assert.equal(stepGraphUnsupported(spec({ likelihood: 'gaussian', sigma: 'learned' })), null);
+});
+
+test('a model too large for the engine\'s memory is refused with a reason (training falls back)', { skip }, async () => {
+  const spec = { arch: 'mlp', inputDim: 784, inputShape: [28, 28, 1], hidden: [90_000], latentDim: 20, activation: 'relu', likelihood: 'bernoulli' } as const;
+  await assert.rejects(
+    CpuEngine.create({ spec: { ...spec, hidden: [...spec.hidden], inputShape: [28, 28, 1] }, freeBits: 0, gradClip: null, checkFinite: false, adam: { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } }),
+    (err: unknown) => err instanceof EngineUnavailable && /parameters are more than its 2 GiB of WebAssembly memory holds/.test(err.message),
+  );
 });
 
 test('CPU engine: 1,000 steps leave no tensors behind and do not grow the process', { skip }, async () => {

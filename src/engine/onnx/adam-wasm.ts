@@ -72,6 +72,9 @@ export interface AdamScalars {
 
 type AdamFn = (p: number, m: number, v: number, g: number, bytes: number, beta1: number, c1: number, beta2: number, c2: number, step: number, eps: number, scale: number) => void;
 
+/** The most the four regions may hold together: 2 GiB (the kernel's byte offsets are 32-bit integers). */
+export const ARENA_MAX_BYTES = 2 ** 31;
+
 /**
  * Four float32 regions of `floats` each (the values, both moments, the gradient) in one
  * WebAssembly memory, and the update over all of them. `floats` is rounded up to a multiple of
@@ -89,6 +92,7 @@ export class AdamArena {
   constructor(floats: number) {
     this.floats = Math.ceil(floats / 4) * 4;
     const bytes = this.floats * 4;
+    if (4 * bytes > ARENA_MAX_BYTES) throw new RangeError(`${floats} parameters need ${4 * bytes} bytes, above the arena's ${ARENA_MAX_BYTES}`);
     const { memory, fn } = instantiateKernel<AdamFn>(KERNEL, 4 * bytes);
     this.memory = memory;
     this.run = fn;

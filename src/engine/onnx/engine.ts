@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import { AdamArena } from './adam-wasm.js';
+import { AdamArena, ARENA_MAX_BYTES } from './adam-wasm.js';
 import { buildStepGraph, STEP_SCALARS, type StepGraph, type StepGraphOptions } from './step-graph.js';
 
 /** Thrown when onnxruntime cannot be loaded on this machine (the reason goes on the start line). */
@@ -127,6 +127,11 @@ export class CpuEngine {
   static async create(opts: CpuEngineOptions, threads = engineThreads()): Promise<CpuEngine> {
     const ort = await loadOrt();
     const graph = buildStepGraph(opts);
+    const floats = graph.params.reduce((n, p) => n + Math.ceil(p.size / 4) * 4, 0);
+    if (16 * floats > ARENA_MAX_BYTES) {
+      // parameters, both moments and the gradients, four floats each
+      throw new EngineUnavailable(`the model's ${floats.toLocaleString('en-US')} parameters are more than its ${ARENA_MAX_BYTES / 2 ** 30} GiB of WebAssembly memory holds (4 copies)`);
+    }
     return new CpuEngine(ort, await createSession(ort, graph.model, threads), graph, opts, threads);
   }
 
