@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""The PyTorch twin of `vae`'s MLP VAE training step, timed so that `vae bench --torch` can
-report a ratio measured under the same machine load.
+"""The PyTorch twin of `vae`'s VAE training step, timed so that `vae bench --torch` can report a
+ratio measured under the same machine load.
 
-The model is the one configs/mnist.json trains: encoder 784-H...-(J mean, J log-variance) and
-decoder J-...H-784 with ReLU hidden layers (or --activation), a Bernoulli likelihood on logits,
+The MLP is the one configs/mnist.json trains: encoder 784-H...-(J mean, J log-variance) and
+decoder J-...H-784 with ReLU hidden layers (or --activation); with --arch conv the one
+configs/mnist-conv.json trains: stride-2 convolutions with TensorFlow's SAME padding
+(--channels, --kernel), the dense layers, and the transposed convolutions back up to a bias per
+output pixel. Both with a Bernoulli likelihood on logits,
 the closed-form Gaussian KL (docs/maths.md), and the loss summed over pixels and latent
 dimensions and averaged over the batch; with --iw-samples k > 1 the IWAE bound L_k instead
 (k samples per example, as configs/mnist-iwae.json trains); Adam with learning rate 1e-3.
@@ -46,6 +49,9 @@ def parse_args():
     p.add_argument('--batch', type=int, default=128)
     p.add_argument('--steps', type=int, default=50, help='timed steps')
     p.add_argument('--warmup', type=int, default=5, help='untimed steps first')
+    p.add_argument('--arch', default='mlp', choices=['mlp', 'conv'])
+    p.add_argument('--channels', default='32,64', help='conv: channels of each stride-2 convolution')
+    p.add_argument('--kernel', type=int, default=4, help='conv: kernel size')
     p.add_argument('--hidden', default='400', help='hidden widths, comma-separated (e.g. 512,256)')
     p.add_argument('--latent', type=int, default=20)
     p.add_argument('--activation', default='relu', choices=sorted(ACTIVATIONS), help='hidden layers\' activation')
@@ -58,7 +64,7 @@ def parse_args():
 def read_idx_images(path):
     raw = np.fromfile(path, dtype=np.uint8)
     n, h, w = (int.from_bytes(raw[i:i + 4].tobytes(), 'big') for i in (4, 8, 12))
-    return raw[16:16 + n * h * w].reshape(n, h * w).astype(np.float32) / 255.0
+    return raw[16:16 + n * h * w].reshape(n, h * w).astype(np.float32) / 255.0, (h, w)
 
 
 # vae's activations (leaky_relu with slope 0.2)
@@ -83,6 +89,54 @@ class MlpVae(nn.Module):
 
     def encode(self, x):
         return self.encoder(x).split(self.j, dim=1)
+
+
+def same_padding(n, k, s=2):
+    """TensorFlow's SAME padding of one axis: (outputs, zeros before, zeros after)."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return out, total // 2, total - total // 2
+
+
+class ConvVae(nn.Module):
+    def __init__(self, hw, channels, k, hidden, j, activation):
+        super().__init__()
+        self.j, self.k, self.hw = j, k, hw
+        sizes = [hw]
+        for _ in channels:
+            sizes.append(tuple(same_padding(n, k)[0] for n in sizes[-1]))
+        self.sizes = sizes
+        act = ACTIVATIONS[activation]
+        down = []
+        for i, c in enumerate(channels):
+            (_, bh, ah), (_, bw, aw) = (same_padding(n, k) for n in sizes[i])
+            down += [nn.ZeroPad2d((bw, aw, bh, ah)), nn.Conv2d(1 if i == 0 else channels[i - 1], c, k, stride=2), act()]
+        flat = sizes[-1][0] * sizes[-1][1] * channels[-1]
+        self.encoder = nn.Sequential(*down, nn.Flatten(), mlp([flat, *hidden, 2 * j], activation))
+        self.project = nn.Sequential(mlp([j, *reversed(hidden), flat], activation), act())
+        self.channels = channels
+        self.up = nn.ModuleList()
+        for i in range(len(channels) - 1, -1, -1):
+            cout = 1 if i == 0 else channels[i - 1]
+            self.up.append(nn.ConvTranspose2d(channels[i], cout, k, stride=2, bias=i > 0))
+        self.act = act()
+        self.out_bias = nn.Parameter(torch.zeros(hw[0] * hw[1]))
+
+    def encode(self, x):
+        return self.encoder(x.reshape(-1, 1, *self.hw)).split(self.j, dim=1)
+
+    def decoder(self, z):
+        h0, w0 = self.sizes[-1]
+        h = self.project(z).reshape(-1, self.channels[-1], h0, w0)
+        for n, layer in enumerate(self.up):
+            i = len(self.channels) - 1 - n
+            # the transpose of the SAME convolution from sizes[i]: crop its padding
+            H, W = self.sizes[i]
+            bh, bw = same_padding(H, self.k)[1], same_padding(W, self.k)[1]
+            h = layer(h)[:, :, bh:bh + H, bw:bw + W]
+            if i > 0:
+                h = self.act(h)
+        return h.reshape(h.shape[0], -1) + self.out_bias
 
 
 def elbo_loss(model, x):
@@ -114,11 +168,16 @@ def main():
               'python3 -m venv .venv && .venv/bin/pip install torch numpy)', file=sys.stderr)
     if a.threads:
         torch.set_num_threads(a.threads)
-    x_all = torch.from_numpy(read_idx_images(a.images)).to(a.device)
+    images, hw = read_idx_images(a.images)
+    x_all = torch.from_numpy(images).to(a.device)
     n, d = x_all.shape
     b = a.batch
     hidden = [int(h) for h in a.hidden.split(',') if h]
-    model = MlpVae(d, hidden, a.latent, a.activation).to(a.device)
+    if a.arch == 'conv':
+        channels = [int(c) for c in a.channels.split(',') if c]
+        model = ConvVae(hw, channels, a.kernel, hidden, a.latent, a.activation).to(a.device)
+    else:
+        model = MlpVae(d, hidden, a.latent, a.activation).to(a.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(x):
@@ -145,6 +204,7 @@ def main():
         'impl': 'pytorch ' + torch.__version__,
         'device': a.device,
         'threads': torch.get_num_threads(),
+        'arch': a.arch,
         'batch': b,
         'iw_samples': a.iw_samples,
         'ms_per_step': round(ms, 3),

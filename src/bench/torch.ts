@@ -86,12 +86,13 @@ export function checkTorchDevice(python: string, device: string): void {
 }
 
 /**
- * What the reference does not model in a config (it trains an MLP on MNIST's 784 pixels with a
- * Bernoulli likelihood, the ELBO or L_k, and plain Adam), so a ratio would compare different steps.
+ * What the reference does not model in a config (it trains an MLP, or a conv VAE without batch
+ * norm, on MNIST with a Bernoulli likelihood, the ELBO or L_k, and plain Adam), so a ratio would
+ * compare different steps.
  */
 export function referenceDifferences(cfg: Config): string[] {
   const out: string[] = [];
-  if (cfg.model.arch !== 'mlp') out.push(`model.arch ${cfg.model.arch}`);
+  if (cfg.model.arch === 'conv' && cfg.model.batchNorm) out.push('model.batchNorm');
   if (cfg.model.likelihood !== 'bernoulli') out.push(`model.likelihood ${cfg.model.likelihood}`);
   if (cfg.data.dataset !== 'mnist' && cfg.data.dataset !== 'fashion-mnist') out.push(`data.dataset ${cfg.data.dataset} (it trains on MNIST)`);
   if (cfg.train.gradClip !== null) out.push('train.gradClip');
@@ -122,6 +123,8 @@ export function runTorch(run: TorchRun, cfg: Config, epoch: boolean): TorchResul
     ...threads,
     '--batch', String(cfg.train.batchSize),
     '--steps', String(run.steps),
+    '--arch', cfg.model.arch,
+    ...(cfg.model.arch === 'conv' ? ['--channels', cfg.model.convChannels.join(','), '--kernel', String(cfg.model.kernelSize)] : []),
     '--hidden', cfg.model.hidden.join(','),
     '--latent', String(cfg.model.latentDim),
     '--activation', cfg.model.activation,

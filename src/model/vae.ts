@@ -66,14 +66,15 @@ interface TensorPlan {
   init: { bound: number } | { value: number };
 }
 
-const STRIDE = 2;
+/** The stride of every convolution (and transpose) of the conv VAE. */
+export const CONV_STRIDE = 2;
 
 /** Conv geometry: spatial sizes down the encoder, and the flattened size after the last convolution. */
 export function convGeometry(spec: VaeSpec) {
   if (!spec.inputShape) throw new Error('a conv model needs inputShape');
   const [H, W, C] = spec.inputShape;
   const channels = spec.convChannels ?? [32, 64];
-  const sizes = sizesDown([H, W], channels.length, STRIDE);
+  const sizes = sizesDown([H, W], channels.length, CONV_STRIDE);
   const [h, w] = sizes[sizes.length - 1];
   return { H, W, C, channels, sizes, k: spec.kernelSize ?? 4, flat: h * w * channels[channels.length - 1] };
 }
@@ -264,7 +265,7 @@ export function encode(vae: Vae, x: Tensor, ctx?: ForwardContext): { mu: Tensor;
       h = tf.reshape(x, [x.shape[0], g.H, g.W, g.C]);
       for (let i = 0; i < g.channels.length; i++) {
         const layer = `encoder.conv${i}`;
-        h = convPost(vae, conv2dSame(h as tf.Tensor4D, p(vae, `${layer}.kernel`) as tf.Tensor4D, STRIDE), layer, ctx);
+        h = convPost(vae, conv2dSame(h as tf.Tensor4D, p(vae, `${layer}.kernel`) as tf.Tensor4D, CONV_STRIDE), layer, ctx);
       }
       h = tf.reshape(h, [x.shape[0], g.flat]);
     }
@@ -287,9 +288,9 @@ export function decode(vae: Vae, z: Tensor, ctx?: ForwardContext): Tensor {
     h = tf.reshape(dense(vae, h, 'decoder.project', vae.spec.activation), [B, h0, w0, g.channels[L - 1]]);
     for (let i = L - 1; i >= 1; i--) {
       const layer = `decoder.deconv${i}`;
-      h = convPost(vae, deconv2dSame(h as tf.Tensor4D, p(vae, `${layer}.kernel`) as tf.Tensor4D, STRIDE, g.sizes[i]), layer, ctx);
+      h = convPost(vae, deconv2dSame(h as tf.Tensor4D, p(vae, `${layer}.kernel`) as tf.Tensor4D, CONV_STRIDE, g.sizes[i]), layer, ctx);
     }
-    const out = deconv2dSame(h as tf.Tensor4D, p(vae, 'decoder.out.kernel') as tf.Tensor4D, STRIDE, g.sizes[0]);
+    const out = deconv2dSame(h as tf.Tensor4D, p(vae, 'decoder.out.kernel') as tf.Tensor4D, CONV_STRIDE, g.sizes[0]);
     const D = vae.spec.inputDim;
     // [B, H, W, C*m] -> [B, m*D]: the C channels of output group 0 (e.g. the location), then group 1.
     const m = vae.likelihood.outputsPerPixel;

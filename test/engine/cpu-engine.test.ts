@@ -33,6 +33,8 @@ interface Case {
   train?: Partial<Config['train']>;
   data?: Partial<Config['data']>;
   greyscale?: boolean;
+  /** [H, W, C] of an image, H W C = D (default [6, 6, 1]) */
+  shape?: [number, number, number];
   /** a NaN pixel in this image: its batches have a non-finite loss */
   nanImage?: number;
   steps?: number;
@@ -45,7 +47,8 @@ function setup(c: Case): { cfg: Config; set: ImageSet; clean: ImageSet } {
   const images = new Float32Array(N * D);
   const rng = Rng.derive(3, 'images');
   for (let i = 0; i < images.length; i++) images[i] = c.greyscale === false ? rng.uniform() : Math.round(rng.uniform() * 255 * ((i % D) / D)) / 255;
-  const clean: ImageSet = { images: Float32Array.from(images), labels: null, n: N, shape: [6, 6, 1] };
+  const shape = c.shape ?? [6, 6, 1];
+  const clean: ImageSet = { images: Float32Array.from(images), labels: null, n: N, shape };
   if (c.nanImage !== undefined) images[c.nanImage * D + 5] = NaN;
   const base = defaultConfig();
   const cfg: Config = {
@@ -54,7 +57,7 @@ function setup(c: Case): { cfg: Config; set: ImageSet; clean: ImageSet } {
     model: { ...base.model, hidden: [16], latentDim: 4, ...c.model },
     train: { ...base.train, batchSize: 16, learningRate: 1e-2, ...c.train },
   };
-  return { cfg, set: { images, labels: null, n: N, shape: [6, 6, 1] }, clean };
+  return { cfg, set: { images, labels: null, n: N, shape }, clean };
 }
 
 interface Steps {
@@ -107,6 +110,10 @@ const cases: [string, Case][] = [
   ['IWAE, k = 3, relu, bernoulli, a short last batch', { train: { iwSamples: 3 } }],
   ['IWAE, k = 2, tanh, two hidden layers, gaussian with a learned sigma, beta, clipping', { model: { activation: 'tanh', hidden: [16, 8], likelihood: 'gaussian', sigma: 'learned' }, greyscale: false, train: { iwSamples: 2, beta: 0.5, gradClip: 0.5 } }],
   ['IWAE, k = 4, elu, gaussian with learned per-pixel sigma, KL warm-up', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, greyscale: false, train: { iwSamples: 4, epochs: 2, warmupEpochs: 1 } }],
+  ['conv, relu, bernoulli, 4x4 kernels (asymmetric SAME padding 6 -> 3 -> 2)', { model: { arch: 'conv', convChannels: [4, 3], hidden: [8] } }],
+  ['conv, tanh, 3x3 kernels, no dense hidden layer, gaussian with a learned sigma, clipping', { model: { arch: 'conv', convChannels: [3, 5], kernelSize: 3, hidden: [], activation: 'tanh', likelihood: 'gaussian', sigma: 'learned' }, greyscale: false, train: { gradClip: 0.5 } }],
+  ['conv, elu, three channels on a 4x3 image, gaussian with learned per-pixel sigma', { model: { arch: 'conv', convChannels: [4], hidden: [6], activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, shape: [4, 3, 3], greyscale: false }],
+  ['conv, IWAE, k = 3, leaky_relu, bernoulli, free bits off, beta', { model: { arch: 'conv', convChannels: [3, 4], hidden: [8], activation: 'leaky_relu' }, train: { iwSamples: 3, beta: 0.5 } }],
   ['skipNonFinite: the batches holding a NaN pixel are skipped, Adam counts only the others', { model: { likelihood: 'gaussian', sigma: 0.5 }, greyscale: false, nanImage: 7, train: { skipNonFinite: 5, gradClip: 1 } }],
 ];
 
@@ -142,6 +149,8 @@ const fdCases: [string, Case][] = [
   ['tanh, gaussian with a learned sigma, beta', { model: { activation: 'tanh', likelihood: 'gaussian', sigma: 'learned' }, greyscale: false, train: { beta: 3 } }],
   ['IWAE, k = 3, tanh, bernoulli, beta', { model: { activation: 'tanh' }, train: { iwSamples: 3, beta: 0.7 } }],
   ['IWAE, k = 2, elu, gaussian with learned per-pixel sigma', { model: { activation: 'elu', likelihood: 'gaussian', sigma: 'learned-per-pixel' }, greyscale: false, train: { iwSamples: 2 } }],
+  ['conv, tanh, 4x4 kernels, bernoulli', { model: { arch: 'conv', convChannels: [3, 4], hidden: [8], activation: 'tanh' } }],
+  ['conv, elu, 3x3 kernels, three channels on a 4x3 image, gaussian with a learned sigma', { model: { arch: 'conv', convChannels: [4], kernelSize: 3, hidden: [], activation: 'elu', likelihood: 'gaussian', sigma: 'learned' }, shape: [4, 3, 3], greyscale: false }],
 ];
 
 for (const [name, c] of fdCases) {
@@ -197,7 +206,8 @@ for (const [name, c] of fdCases) {
 
 test('the CPU engine names what it does not run', () => {
   const spec = (model: Partial<Config['model']>) => createVaeForConfig(setup({ model }).cfg, setup({}).clean).spec;
-  assert.match(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8] }))!, /mlp models only \(model.arch is 'conv'\)/);
+  assert.match(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8], batchNorm: true }))!, /batch normalisation is not in it/);
+  assert.equal(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8] })), null);
   assert.match(stepGraphUnsupported(spec({ likelihood: 'logistic' }))!, /the logistic likelihood is not in it/);
   assert.equal(stepGraphUnsupported(spec({ likelihood: 'gaussian', sigma: 'learned' })), null);
 });

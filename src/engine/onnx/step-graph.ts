@@ -1,13 +1,14 @@
 /**
- * The forward and backward pass of an MLP VAE's training step as a single ONNX graph: the
- * forward pass, the loss and its statistics, the hand-written backward pass, the global
- * gradient norm and the non-finite check. onnxruntime runs it in one call, on its own thread
+ * The forward and backward pass of a VAE's training step (MLP or conv, trunk.ts's layers) as a
+ * single ONNX graph: the forward pass, the loss and its statistics, the hand-written backward
+ * pass, the global gradient norm and the non-finite check. onnxruntime runs it in one call, on its own thread
  * pool and GEMMs; Adam's update (adam-wasm.ts) then runs in one pass over every parameter.
  *
  * The maths is the tfjs path's (src/model/objective.ts, src/train/clip.ts), term for term, so
  * that one step here and on the cpu backend agree to float32 rounding:
  *
- *   forward   h = act(x W + b) per encoder layer; mu, log sigma^2 (clipped to LOGVAR_RANGE);
+ *   forward   h = act(x W + b) per encoder layer (conv: the convolutions first, then the dense
+ *             layers); mu, log sigma^2 (clipped to LOGVAR_RANGE);
  *             z = mu + exp(log sigma^2 / 2) eps; the decoder on z; log p(x|z) per pixel
  *   loss      -(mean_b sum_d log p(x|z) - w KL), KL the closed form summed over dimensions
  *             (with free bits: w sum_j max(lambda, mean_b KL_bj)), w the step's KL weight; with
@@ -15,7 +16,8 @@
  *             L_k = mean_b logsumexp_k (log p(x|z_kb) + w (log p(z_kb) - log q(z_kb|x))) - log k,
  *             each row's output gradient weighted by its normalised importance weight
  *   backward  d loss / d output per pixel (the likelihood's), then per layer the weight gradient
- *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in);
+ *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in)
+ *             (the convolutions' own adjoints in trunk.ts);
  *             through z and the KL into mu and log sigma^2 (zero where the clip is active)
  *   norm      with train.gradClip, the global norm of the gradients (the update scales by
  *             gradClip / max(norm, gradClip))
@@ -27,10 +29,11 @@
  * gradient of the loss for each parameter. The batch size is symbolic, so an epoch's short last
  * batch runs on the same session.
  */
-import { expectedShapes, LOGVAR_RANGE, type Activation, type VaeSpec } from '../../model/vae.js';
+import { CONV_STRIDE, convGeometry, expectedShapes, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
 import { Graph } from './graph.js';
-import { activate as activation, LEAKY_ALPHA, LOG_2PI } from './layers.js';
+import { LOG_2PI } from './layers.js';
+import { backward, Trunk, type Layer } from './trunk.js';
 
 
 /** Per-step scalar inputs: 1/rows and the KL weight. */
@@ -58,16 +61,9 @@ export interface StepGraph {
 
 /** Why the graph cannot express this model, or null when it can. */
 export function stepGraphUnsupported(spec: VaeSpec): string | null {
-  if (spec.arch !== 'mlp') return `it runs mlp models only (model.arch is '${spec.arch}')`;
+  if (spec.arch === 'conv' && spec.batchNorm) return 'batch normalisation is not in it (model.batchNorm is true)';
   if (spec.likelihood !== 'bernoulli' && spec.likelihood !== 'gaussian') return `the ${spec.likelihood} likelihood is not in it`;
   return null;
-}
-
-interface Layer {
-  name: string;
-  input: string;
-  output: string;
-  act: Activation | 'linear';
 }
 
 export function buildStepGraph(o: StepGraphOptions): StepGraph {
@@ -97,33 +93,25 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const sumAll = (t: string) => g.op('ReduceSum', [t], { keepdims: 0 });
   const sumRows = (t: string) => g.op('ReduceSum', [t, g.ints([0])], { keepdims: 0 });
 
-  const activate = (pre: string, act: Activation): string => activation(g, pre, act);
-  /** act'(pre) from the activation's output y (tfjs's gradients: relu and leaky_relu 0 at 0). */
-  const derivative = (y: string, act: Activation): string => {
-    switch (act) {
-      case 'relu':
-        // 1 where y > 0, 0 at 0 (onnxruntime's Sign is a scalar loop, a third slower than these two)
-        return g.op('Cast', [g.op('Greater', [y, c(0)])], { to: 1 });
-      case 'tanh':
-        return g.op('Sub', [c(1), g.op('Mul', [y, y])]);
-      case 'elu':
-        return g.op('Min', [g.op('Add', [y, c(1)]), c(1)]); // y + 1 below 0, 1 above
-      case 'leaky_relu':
-        return g.op('Where', [g.op('Greater', [y, c(0)]), c(1), c(LEAKY_ALPHA)]);
-    }
-  };
-  const dense = (input: string, name: string, act: Activation | 'linear'): Layer => {
-    const pre = g.op('Gemm', [input, P(`${name}.kernel`), P(`${name}.bias`)]);
-    return { name, input, output: act === 'linear' ? pre : activate(pre, act), act };
-  };
+  const grads = new Map<string, string>();
+  const trunk = new Trunk(g, P, grads);
   const inRange = (t: string, lo: string, hi: string) => g.op('Cast', [g.op('And', [g.op('GreaterOrEqual', [t, lo]), g.op('LessOrEqual', [t, hi])])], { to: 1 });
 
   // ---- forward
+  const conv = spec.arch === 'conv' ? convGeometry(spec) : null;
   const encoder: Layer[] = [];
+  const push = (layers: Layer[], l: Layer) => (layers.push(l), l.output);
   let h = x;
+  if (conv) {
+    h = push(encoder, trunk.toImages(x, [conv.H, conv.W, conv.C]));
+    conv.channels.forEach((_, i) => {
+      h = push(encoder, trunk.conv(h, `encoder.conv${i}`, conv.sizes[i], conv.k, CONV_STRIDE, spec.activation));
+    });
+    const [hh, ww] = conv.sizes[conv.channels.length];
+    h = push(encoder, trunk.toRows(h, [hh, ww, conv.channels[conv.channels.length - 1]]));
+  }
   spec.hidden.forEach((_, i) => {
-    encoder.push(dense(h, `encoder.hidden${i}`, spec.activation));
-    h = encoder[i].output;
+    h = push(encoder, trunk.dense(h, `encoder.hidden${i}`, spec.activation));
   });
   const head = h;
   const mu = g.op('Gemm', [head, P('encoder.mu.kernel'), P('encoder.mu.bias')]);
@@ -137,10 +125,19 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const decoder: Layer[] = [];
   h = z;
   spec.hidden.forEach((_, i) => {
-    decoder.push(dense(h, `decoder.hidden${i}`, spec.activation));
-    h = decoder[i].output;
+    h = push(decoder, trunk.dense(h, `decoder.hidden${i}`, spec.activation));
   });
-  decoder.push(dense(h, 'decoder.out', 'linear'));
+  if (!conv) push(decoder, trunk.dense(h, 'decoder.out', 'linear'));
+  else {
+    const L = conv.channels.length;
+    const [h0, w0] = conv.sizes[L];
+    h = push(decoder, trunk.dense(h, 'decoder.project', spec.activation));
+    h = push(decoder, trunk.toImages(h, [h0, w0, conv.channels[L - 1]]));
+    for (let i = L - 1; i >= 1; i--) h = push(decoder, trunk.deconv(h, `decoder.deconv${i}`, conv.sizes[i], conv.k, CONV_STRIDE, spec.activation));
+    h = push(decoder, trunk.deconv(h, 'decoder.out', conv.sizes[0], conv.k, CONV_STRIDE, 'linear', false));
+    h = push(decoder, trunk.toRows(h, [conv.H, conv.W, conv.C]));
+    push(decoder, trunk.bias(h, 'decoder.out.bias'));
+  }
   const out = decoder[decoder.length - 1].output;
 
   // ---- log p(x|z) per pixel, and d loss / d output
@@ -148,7 +145,6 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   let logPx: string;
   let dOut: string;
   let sigmaGrad: (() => void) | null = null;
-  const grads = new Map<string, string>();
   if (spec.likelihood === 'bernoulli') {
     // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l). softplus(l) is
     // relu(l) - log sigmoid(|l|), and sigmoid(|l|) = max(s, 1 - s) lies in [1/2, 1], so its log
@@ -225,19 +221,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   sigmaGrad?.();
 
   // ---- backward: decoder, then z, then the encoder
-  const backward = (layers: Layer[], delta: string, stopAt: string): string => {
-    // returns d loss / d (the first layer's input), unless that input is stopAt (x: not needed)
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const l = layers[i];
-      grads.set(`${l.name}.kernel`, g.op('Gemm', [l.input, delta], { transA: 1 }));
-      grads.set(`${l.name}.bias`, sumRows(delta));
-      if (l.input === stopAt) return '';
-      const dIn = g.op('Gemm', [delta, P(`${l.name}.kernel`)], { transB: 1 });
-      delta = i > 0 ? g.op('Mul', [dIn, derivative(l.input, layers[i - 1].act as Activation)]) : dIn;
-    }
-    return delta;
-  };
-  const dz = backward(decoder, dOut, '');
+  const dz = backward(decoder, dOut, true);
   let kw = g.op('Mul', [klWeight, invB]);
   if (klMask) kw = g.op('Mul', [kw, klMask]);
   let dMu: string;
@@ -267,7 +251,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   grads.set('encoder.logvar.bias', sumRows(dLogvar));
   if (encoder.length) {
     const dHead = g.op('Add', [g.op('Gemm', [dMu, P('encoder.mu.kernel')], { transB: 1 }), g.op('Gemm', [dLogvar, P('encoder.logvar.kernel')], { transB: 1 })]);
-    backward(encoder, g.op('Mul', [dHead, derivative(head, spec.activation)]), x);
+    backward(encoder, dHead, false);
   }
 
   // ---- the gradient norm, the non-finite check, the gradients out
