@@ -45,14 +45,14 @@ function useNative(impl: ConvImpl): boolean {
  * When k < s the span can be shorter than n (TensorFlow then pads nothing and the tail rows are
  * never read), so `after` may be negative, meaning a crop.
  */
-interface AxisPlan {
+export interface AxisPlan {
   out: number;
   span: number;
   before: number;
   after: number;
 }
 
-function axisPlan(n: number, k: number, s: number): AxisPlan {
+export function axisPlan(n: number, k: number, s: number): AxisPlan {
   const out = Math.ceil(n / s);
   const span = (out - 1) * s + k;
   const before = Math.floor(Math.max(span - n, 0) / 2);

@@ -1,8 +1,9 @@
 /**
  * The forward and backward pass of a VAE's training step (MLP or conv, trunk.ts's layers) as a
  * single ONNX graph: the forward pass, the loss and its statistics, the hand-written backward
- * pass, the global gradient norm and the non-finite check. onnxruntime runs it in one call, on its own thread
- * pool and GEMMs; Adam's update (adam-wasm.ts) then runs in one pass over every parameter.
+ * pass, the global gradient norm and the non-finite check. onnxruntime runs it in one call, on
+ * its own thread pool and GEMMs; Adam's update (adam-wasm.ts) then runs in one pass over every
+ * parameter.
  *
  * The maths is the tfjs path's (src/model/objective.ts, src/train/clip.ts), term for term, so
  * that one step here and on the cpu backend agree to float32 rounding:

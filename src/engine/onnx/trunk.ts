@@ -17,6 +17,7 @@
  * and a transposed convolution is the adjoint of the same convolution read the other way round.
  */
 import { activate, LEAKY_ALPHA } from './layers.js';
+import { axisPlan, type AxisPlan } from '../../model/conv-ops.js';
 import type { Activation } from '../../model/vae.js';
 import type { Graph } from './graph.js';
 
@@ -24,14 +25,6 @@ export interface Layer {
   output: string;
   /** d loss / d output -> d loss / d input ('' when needInput is false), recording the layer's gradients */
   back(dOutput: string, needInput: boolean): string;
-}
-
-/** SAME padding along one axis of a stride-s convolution over n positions (conv-ops.ts's axisPlan; k >= s, so nothing is cropped). */
-export function samePadding(n: number, k: number, s: number): { out: number; before: number; after: number } {
-  const out = Math.ceil(n / s);
-  const total = Math.max((out - 1) * s + k - n, 0);
-  const before = Math.floor(total / 2);
-  return { out, before, after: total - before };
 }
 
 export class Trunk {
@@ -92,7 +85,7 @@ export class Trunk {
   }
 
   /** Zero padding of an NCHW image's two spatial axes, or the image itself. */
-  private pad(t: string, h: { before: number; after: number }, w: { before: number; after: number }): string {
+  private pad(t: string, h: AxisPlan, w: AxisPlan): string {
     if (!h.before && !h.after && !w.before && !w.after) return t;
     return this.g.op('Pad', [t, this.g.ints([0, 0, h.before, w.before, 0, 0, h.after, w.after])]);
   }
@@ -110,7 +103,8 @@ export class Trunk {
    */
   conv(input: string, name: string, inHW: [number, number], k: number, s: number, act: Activation | 'linear'): Layer {
     const { g } = this;
-    const [ph, pw] = inHW.map((n) => samePadding(n, k, s));
+    // SAME padding per axis (kernelSize >= stride, so `after` is never a crop)
+    const [ph, pw] = inHW.map((n) => axisPlan(n, k, s));
     const W = g.op('Transpose', [this.param(`${name}.kernel`)], { perm: [3, 2, 0, 1] }); // [out, in, k, k]
     const xp = this.pad(input, ph, pw);
     const output = this.activate(g.op('Conv', [xp, W, this.param(`${name}.bias`)], { strides: [s, s], kernel_shape: [k, k] }), act);
@@ -132,7 +126,7 @@ export class Trunk {
    */
   deconv(input: string, name: string, outHW: [number, number], k: number, s: number, act: Activation | 'linear', bias = true): Layer {
     const { g } = this;
-    const [ph, pw] = outHW.map((n) => samePadding(n, k, s));
+    const [ph, pw] = outHW.map((n) => axisPlan(n, k, s));
     const W = g.op('Transpose', [this.param(`${name}.kernel`)], { perm: [3, 2, 0, 1] }); // [in, out, k, k]
     const pads = [ph.before, pw.before, ph.after, pw.after];
     const inputs = bias ? [input, W, this.param(`${name}.bias`)] : [input, W];
@@ -150,30 +144,28 @@ export class Trunk {
     };
   }
 
-  /** Rows [B, H W C] (NHWC order, as tfjs flattens) <-> images [B, C, H, W]. */
-  toImages(rows: string, [H, W, C]: [number, number, number]): Layer {
+  /** Rows [B, H W C] (NHWC order, as tfjs flattens) -> images [B, C, H, W]. */
+  private images(rows: string, [H, W, C]: [number, number, number]): string {
     const { g } = this;
-    const output = C === 1 ? g.op('Reshape', [rows, g.ints([-1, 1, H, W])]) : g.op('Transpose', [g.op('Reshape', [rows, g.ints([-1, H, W, C])])], { perm: [0, 3, 1, 2] });
-    return {
-      output,
-      back: (dy, needInput) => {
-        if (!needInput) return '';
-        return C === 1 ? g.op('Reshape', [dy, g.ints([-1, H * W])]) : g.op('Reshape', [g.op('Transpose', [dy], { perm: [0, 2, 3, 1] }), g.ints([-1, H * W * C])]);
-      },
-    };
+    if (C === 1) return g.op('Reshape', [rows, g.ints([-1, 1, H, W])]);
+    return g.op('Transpose', [g.op('Reshape', [rows, g.ints([-1, H, W, C])])], { perm: [0, 3, 1, 2] });
   }
 
-  /** Images [B, C, H, W] -> rows [B, H W C], the inverse of toImages. */
-  toRows(images: string, [H, W, C]: [number, number, number]): Layer {
+  /** Images [B, C, H, W] -> rows [B, H W C], the inverse of images(). */
+  private rows(images: string, [H, W, C]: [number, number, number]): string {
     const { g } = this;
-    const output = C === 1 ? g.op('Reshape', [images, g.ints([-1, H * W])]) : g.op('Reshape', [g.op('Transpose', [images], { perm: [0, 2, 3, 1] }), g.ints([-1, H * W * C])]);
-    return {
-      output,
-      back: (dy, needInput) => {
-        if (!needInput) return '';
-        return C === 1 ? g.op('Reshape', [dy, g.ints([-1, 1, H, W])]) : g.op('Transpose', [g.op('Reshape', [dy, g.ints([-1, H, W, C])])], { perm: [0, 3, 1, 2] });
-      },
-    };
+    if (C === 1) return g.op('Reshape', [images, g.ints([-1, H * W])]);
+    return g.op('Reshape', [g.op('Transpose', [images], { perm: [0, 2, 3, 1] }), g.ints([-1, H * W * C])]);
+  }
+
+  /** Rows -> images as a layer (its backward is the inverse). */
+  toImages(rows: string, shape: [number, number, number]): Layer {
+    return { output: this.images(rows, shape), back: (dy, needInput) => (needInput ? this.rows(dy, shape) : '') };
+  }
+
+  /** Images -> rows as a layer. */
+  toRows(images: string, shape: [number, number, number]): Layer {
+    return { output: this.rows(images, shape), back: (dy, needInput) => (needInput ? this.images(dy, shape) : '') };
   }
 
   /** input + b, b with input's last axis (the conv decoder's bias per output pixel) */
