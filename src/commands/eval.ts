@@ -100,7 +100,7 @@ export function registerEval(program: Command): void {
     const rows = splits.reduce((s, split) => s + Math.min(data[split].n, opts.limit ?? Infinity), 0) * opts.samples;
     const cpuBackend = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
     // the CPU engine's sampler where it runs this model (wasm and tensorflow, unless told not to)
-    const chosen = opts.samples > 0 && opts.workers === undefined ? await engineSamplerFor(run.vae, evalBinarizes(run.config), tf.getBackend()) : { sampler: null, line: '' };
+    const chosen = opts.samples > 0 && opts.workers === undefined ? await engineSamplerFor(run.vae, tf.getBackend()) : { sampler: null, line: '' };
     if (chosen.line) log.info(chosen.line);
     const engine = chosen.sampler;
     const workers = engine || !cpuBackend || opts.samples === 0 ? 0 : (opts.workers ?? (rows >= ROWS_FOR_WORKERS ? Math.min(os.availableParallelism(), MAX_AUTO_WORKERS) : 0));

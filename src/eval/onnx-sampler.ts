@@ -1,15 +1,15 @@
 /**
  * The importance sampler on the CPU engine: the same per-example streams, chunks and reduction
  * as importance.ts, with each chunk's log weights from one onnxruntime call
- * (src/engine/onnx/importance.ts: the decoder and the Bernoulli log-likelihood on all cores)
- * instead of tfjs's kernels. For MLP models with the Bernoulli likelihood on binarised data;
- * `vae eval` falls back to the tfjs sampler otherwise.
+ * (src/engine/onnx/importance.ts: the decoder and the log-likelihood on all cores) instead of
+ * tfjs's kernels. For the models the engine's graphs express (MLP and conv without batch norm,
+ * the Bernoulli and Gaussian likelihoods); `vae eval` falls back to the tfjs sampler otherwise.
  */
 import { Rng } from '../random.js';
 import type { Vae } from '../model/vae.js';
 import { CPU_ENGINE_BACKENDS, cpuEngineTurnedOff, EngineUnavailable } from '../engine/onnx/engine.js';
 import { ImportanceEngine } from '../engine/onnx/importance.js';
-import { importanceGraphUnsupported } from '../engine/onnx/importance-graph.js';
+import { engineUnsupported } from '../engine/onnx/network.js';
 import { yieldToEvents } from '../ui/progress.js';
 import { logSumExp } from './importance.js';
 import type { WorkerTask } from './sampler-worker.js';
@@ -21,11 +21,6 @@ export class OnnxSampler {
     return this.engine.device;
   }
 
-  /** Why this model's weights cannot come from the engine, or null when they can. */
-  static unsupported(vae: Vae): string | null {
-    return importanceGraphUnsupported(vae.spec);
-  }
-
   static async start(vae: Vae): Promise<OnnxSampler> {
     const engine = await ImportanceEngine.create(vae.spec, async (name) => {
       const v = vae.params.get(name);
@@ -35,7 +30,7 @@ export class OnnxSampler {
     return new OnnxSampler(engine);
   }
 
-  /** Per-example L_K for n examples (binary x), exactly as importanceBounds draws and reduces them. */
+  /** Per-example L_K for n examples, exactly as importanceBounds draws and reduces them. */
   async bounds(task: Omit<WorkerTask, 'type' | 'id'>, onRows?: (rows: number) => void): Promise<Float64Array> {
     const { n, samples: K, chunkRows } = task;
     const D = task.x.length / n;
@@ -72,14 +67,13 @@ export class OnnxSampler {
 }
 
 /**
- * The CPU engine's sampler for `vae eval` on `backend` where it applies (wasm and tensorflow, an
- * MLP with the Bernoulli likelihood on binarised data, onnxruntime loading, VAE_CPU_ENGINE not
- * tfjs), else null; `line` says which sampler runs, or why not ('' where it does not apply).
+ * The CPU engine's sampler for `vae eval` on `backend` where it applies (wasm and tensorflow, a
+ * model the engine expresses, onnxruntime loading, VAE_CPU_ENGINE not tfjs), else null; `line` says which sampler runs, or why not ('' where it does not apply).
  */
-export async function engineSamplerFor(vae: Vae, binarized: boolean, backend: string): Promise<{ sampler: OnnxSampler | null; line: string }> {
+export async function engineSamplerFor(vae: Vae, backend: string): Promise<{ sampler: OnnxSampler | null; line: string }> {
   if (!CPU_ENGINE_BACKENDS.includes(backend)) return { sampler: null, line: '' };
   const fallback = (reason: string) => ({ sampler: null, line: `sampler: tfjs-${backend} (the CPU engine does not run this model's weights: ${reason})` });
-  const why = OnnxSampler.unsupported(vae) ?? (binarized ? null : 'the data are not binarised');
+  const why = engineUnsupported(vae.spec);
   if (why) return fallback(why);
   if (cpuEngineTurnedOff()) return fallback('VAE_CPU_ENGINE=tfjs');
   try {

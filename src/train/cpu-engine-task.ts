@@ -17,7 +17,7 @@ import type { Vae } from '../model/vae.js';
 import { klWeightAt } from '../model/objective.js';
 import { trainingBinarization } from '../model/eval-protocol.js';
 import { CPU_ENGINE_BACKENDS, CpuEngine, cpuEngineTurnedOff, EngineUnavailable, probeCpuEngine } from '../engine/onnx/engine.js';
-import { stepGraphUnsupported } from '../engine/onnx/step-graph.js';
+import { engineUnsupported } from '../engine/onnx/network.js';
 import type { BackendReport } from '../backend/index.js';
 import { learningRateAt } from './schedule.js';
 import type { Adam } from './adam.js';
@@ -141,7 +141,7 @@ export async function cpuEngineTaskFor(
 ): Promise<{ task: CpuEngineTask | null; line: string }> {
   if (!CPU_ENGINE_BACKENDS.includes(backend.name)) return { task: null, line: '' };
   const fallback = (reason: string) => ({ task: null, line: `engine: tfjs-${backend.name}, op by op (the CPU engine does not run this config: ${reason})` });
-  const why = stepGraphUnsupported(vae.spec);
+  const why = engineUnsupported(vae.spec);
   if (why) return fallback(why);
   if (cpuEngineTurnedOff()) return fallback('VAE_CPU_ENGINE=tfjs');
   try {

@@ -18,7 +18,7 @@ import type { ImageSet } from '../../src/data/dataset.js';
 import { createVaeForConfig } from '../../src/train/model-from-config.js';
 import { makeVaeTask } from '../../src/train/vae-step.js';
 import { makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
-import { stepGraphUnsupported } from '../../src/engine/onnx/step-graph.js';
+import { engineUnsupported } from '../../src/engine/onnx/network.js';
 import { CpuEngine, EngineUnavailable, loadOrt } from '../../src/engine/onnx/engine.js';
 
 let skip: string | false = false;
@@ -206,10 +206,10 @@ for (const [name, c] of fdCases) {
 
 test('the CPU engine names what it does not run', () => {
   const spec = (model: Partial<Config['model']>) => createVaeForConfig(setup({ model }).cfg, setup({}).clean).spec;
-  assert.match(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8], batchNorm: true }))!, /batch normalisation is not in it/);
-  assert.equal(stepGraphUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8] })), null);
-  assert.match(stepGraphUnsupported(spec({ likelihood: 'logistic' }))!, /the logistic likelihood is not in it/);
-  assert.equal(stepGraphUnsupported(spec({ likelihood: 'gaussian', sigma: 'learned' })), null);
+  assert.match(engineUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8], batchNorm: true }))!, /batch normalisation is not in it/);
+  assert.equal(engineUnsupported(spec({ arch: 'conv', convChannels: [4], hidden: [8] })), null);
+  assert.match(engineUnsupported(spec({ likelihood: 'logistic' }))!, /the logistic likelihood is not in it/);
+  assert.equal(engineUnsupported(spec({ likelihood: 'gaussian', sigma: 'learned' })), null);
 });
 
 test('a model too large for the engine\'s memory is refused with a reason (training falls back)', { skip }, async () => {

@@ -2,10 +2,11 @@
  * `vae eval`'s importance sampler on the CPU engine (src/eval/onnx-sampler.ts) against the tfjs
  * sampler on the cpu backend: the same per-example L_K for the same model, images and seed,
  * whatever the chunking (several chunks per example, several examples per chunk), for
- * activations and depths; models it does not run are named.
+ * activations and depths, conv models and the Gaussian likelihoods; models it does not run are named.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { tf } from '../../src/tf.js';
 import { evaluateSplit } from '../../src/eval/elbo.js';
 import { engineSamplerFor, OnnxSampler } from '../../src/eval/onnx-sampler.js';
 import { loadOrt } from '../../src/engine/onnx/engine.js';
@@ -25,27 +26,38 @@ try {
 
 const BASE: VaeSpec = { arch: 'mlp', inputDim: 30, inputShape: [5, 6, 1], hidden: [12], latentDim: 3, activation: 'relu', likelihood: 'bernoulli' };
 const set: ImageSet = { images: binaryData(23, 30, 5), labels: null, n: 23, shape: [5, 6, 1] };
+/** grey levels, for the Gaussian */
+const grey: ImageSet = { ...set, images: set.images.map((v, i) => Math.abs(v - ((i * 0.37) % 0.5))) };
+const COLOUR: VaeSpec = { ...BASE, inputDim: 36, inputShape: [3, 4, 3] };
+const colour: ImageSet = { images: binaryData(23, 36, 8), labels: null, n: 23, shape: [3, 4, 3] };
 
-async function perExample(vae: Vae, pool: OnnxSampler | null, chunkRows: number): Promise<number[]> {
-  const r = await evaluateSplit(vae, set, { seed: 6, binarize: false, samples: 9, chunkRows, batchSize: 10, pool });
+async function perExample(vae: Vae, pool: OnnxSampler | null, chunkRows: number, data: ImageSet): Promise<number[]> {
+  const r = await evaluateSplit(vae, data, { seed: 6, binarize: false, samples: 9, chunkRows, batchSize: 10, pool });
   return Array.from(r.iw!.perExample);
 }
 
-for (const [name, spec] of [
-  ['relu, one hidden layer', BASE],
-  ['tanh, two hidden layers', { ...BASE, hidden: [12, 7], activation: 'tanh' }],
-  ['leaky_relu, no hidden layer', { ...BASE, hidden: [], activation: 'leaky_relu' }],
-  ['elu', { ...BASE, activation: 'elu' }],
-] as [string, VaeSpec][]) {
+for (const [name, spec, data] of [
+  ['relu, one hidden layer', BASE, set],
+  ['tanh, two hidden layers', { ...BASE, hidden: [12, 7], activation: 'tanh' }, set],
+  ['leaky_relu, no hidden layer', { ...BASE, hidden: [], activation: 'leaky_relu' }, set],
+  ['elu', { ...BASE, activation: 'elu' }, set],
+  ['gaussian, fixed sigma', { ...BASE, likelihood: 'gaussian', sigma: 0.3 }, grey],
+  ['gaussian, learned per-pixel sigma', { ...BASE, likelihood: 'gaussian', sigma: 'learned-per-pixel' }, grey],
+  ['conv, asymmetric SAME padding', { ...BASE, arch: 'conv', convChannels: [3, 4], kernelSize: 3, hidden: [6] }, set],
+  ['conv, three channels, no dense layer, learned sigma', { ...COLOUR, arch: 'conv', convChannels: [4], kernelSize: 2, hidden: [], activation: 'elu', likelihood: 'gaussian', sigma: 'learned' }, colour],
+] as [string, VaeSpec, ImageSet][]) {
   test(`the engine's L_K equals the tfjs sampler's per example: ${name}`, { skip }, async () => {
     const vae = createVae(spec, Rng.derive(2, 'init'));
+    // a learned sigma starts equal everywhere: spread it so that a pixel read for another shows
+    const logSigma = vae.params.get('likelihood.logSigma');
+    logSigma?.assign(tf.tensor(Float32Array.from({ length: logSigma.size }, (_, i) => -1.5 + 0.1 * (i % 7)), logSigma.shape));
     const sampler = await OnnxSampler.start(vae);
     try {
-      const ref = await perExample(vae, null, 8192);
+      const ref = await perExample(vae, null, 8192, data);
       for (const chunkRows of [8192, 4, 20]) {
-        const got = await perExample(vae, sampler, chunkRows);
-        assert.equal(got.length, set.n);
-        for (let i = 0; i < set.n; i++) assert.ok(Math.abs(got[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), `example ${i}, chunkRows ${chunkRows}: engine ${got[i]}, tfjs ${ref[i]}`);
+        const got = await perExample(vae, sampler, chunkRows, data);
+        assert.equal(got.length, data.n);
+        for (let i = 0; i < data.n; i++) assert.ok(Math.abs(got[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), `example ${i}, chunkRows ${chunkRows}: engine ${got[i]}, tfjs ${ref[i]}`);
       }
       assert.ok(new Set(ref.map((v) => v.toFixed(3))).size > 5, 'the examples differ');
     } finally {
@@ -55,12 +67,13 @@ for (const [name, spec] of [
 }
 
 test('the engine sampler names what it does not run, and stays off the cpu backend', { skip }, async () => {
-  const gaussian = createVae({ ...BASE, likelihood: 'gaussian', sigma: 0.5 }, Rng.derive(2, 'init'));
-  assert.match((await engineSamplerFor(gaussian, false, 'wasm')).line, /^sampler: tfjs-wasm \(the CPU engine does not run this model's weights: it runs the bernoulli likelihood only/);
+  const logistic = createVae({ ...BASE, likelihood: 'logistic' }, Rng.derive(2, 'init'));
+  assert.equal((await engineSamplerFor(logistic, 'wasm')).line, "sampler: tfjs-wasm (the CPU engine does not run this model's weights: the logistic likelihood is not in it)");
+  const bn = createVae({ ...BASE, arch: 'conv', convChannels: [3], batchNorm: true }, Rng.derive(2, 'init'));
+  assert.match((await engineSamplerFor(bn, 'wasm')).line, /weights: batch normalisation is not in it \(model.batchNorm is true\)\)$/);
   const vae = createVae(BASE, Rng.derive(2, 'init'));
-  assert.match((await engineSamplerFor(vae, false, 'wasm')).line, /the data are not binarised\)$/);
-  assert.deepEqual(await engineSamplerFor(vae, true, 'cpu'), { sampler: null, line: '' });
-  const on = await engineSamplerFor(vae, true, 'wasm');
+  assert.deepEqual(await engineSamplerFor(vae, 'cpu'), { sampler: null, line: '' });
+  const on = await engineSamplerFor(vae, 'wasm');
   assert.match(on.line, /^sampler: onnxruntime \d+\.\d+\.\d+, \d+ threads? \(the CPU engine\)$/);
   await on.sampler!.close();
 });

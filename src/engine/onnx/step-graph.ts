@@ -30,11 +30,11 @@
  * gradient of the loss for each parameter. The batch size is symbolic, so an epoch's short last
  * batch runs on the same session.
  */
-import { CONV_STRIDE, convGeometry, expectedShapes, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
-import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
+import { expectedShapes, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
 import { Graph } from './graph.js';
-import { LOG_2PI } from './layers.js';
-import { backward, Trunk, type Layer } from './trunk.js';
+import { bernoulliTerms, gaussianTerms, logPriorOverPosterior } from './layers.js';
+import { decoderLayers, encoderLayers, engineUnsupported } from './network.js';
+import { backward, Trunk } from './trunk.js';
 
 
 /** Per-step scalar inputs: 1/rows and the KL weight. */
@@ -60,16 +60,9 @@ export interface StepGraph {
   nodes: number;
 }
 
-/** Why the graph cannot express this model, or null when it can. */
-export function stepGraphUnsupported(spec: VaeSpec): string | null {
-  if (spec.arch === 'conv' && spec.batchNorm) return 'batch normalisation is not in it (model.batchNorm is true)';
-  if (spec.likelihood !== 'bernoulli' && spec.likelihood !== 'gaussian') return `the ${spec.likelihood} likelihood is not in it`;
-  return null;
-}
-
 export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const { spec } = o;
-  const why = stepGraphUnsupported(spec);
+  const why = engineUnsupported(spec);
   if (why) throw new Error(`the CPU step graph: ${why}`);
   const g = new Graph();
   const D = spec.inputDim;
@@ -99,22 +92,8 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const inRange = (t: string, lo: string, hi: string) => g.op('Cast', [g.op('And', [g.op('GreaterOrEqual', [t, lo]), g.op('LessOrEqual', [t, hi])])], { to: 1 });
 
   // ---- forward
-  const conv = spec.arch === 'conv' ? convGeometry(spec) : null;
-  const encoder: Layer[] = [];
-  const push = (layers: Layer[], l: Layer) => (layers.push(l), l.output);
-  let h = x;
-  if (conv) {
-    h = push(encoder, trunk.toImages(x, [conv.H, conv.W, conv.C]));
-    conv.channels.forEach((_, i) => {
-      h = push(encoder, trunk.conv(h, `encoder.conv${i}`, conv.sizes[i], conv.k, CONV_STRIDE, spec.activation));
-    });
-    const [hh, ww] = conv.sizes[conv.channels.length];
-    h = push(encoder, trunk.toRows(h, [hh, ww, conv.channels[conv.channels.length - 1]]));
-  }
-  spec.hidden.forEach((_, i) => {
-    h = push(encoder, trunk.dense(h, `encoder.hidden${i}`, spec.activation));
-  });
-  const head = h;
+  const encoder = encoderLayers(trunk, spec, x);
+  const head = encoder.length ? encoder[encoder.length - 1].output : x;
   const mu = g.op('Gemm', [head, P('encoder.mu.kernel'), P('encoder.mu.bias')]);
   const logvarRaw = g.op('Gemm', [head, P('encoder.logvar.kernel'), P('encoder.logvar.bias')]);
   const [lvLo, lvHi] = LOGVAR_RANGE.map(c);
@@ -123,22 +102,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const tileK = (t: string) => (iw ? g.op('Tile', [t, g.ints([K, 1])]) : t);
   const [xs, muR, logvarR, stdR] = [x, mu, logvar, std].map(tileK);
   const z = g.op('Add', [muR, g.op('Mul', [stdR, eps])]);
-  const decoder: Layer[] = [];
-  h = z;
-  spec.hidden.forEach((_, i) => {
-    h = push(decoder, trunk.dense(h, `decoder.hidden${i}`, spec.activation));
-  });
-  if (!conv) push(decoder, trunk.dense(h, 'decoder.out', 'linear'));
-  else {
-    const L = conv.channels.length;
-    const [h0, w0] = conv.sizes[L];
-    h = push(decoder, trunk.dense(h, 'decoder.project', spec.activation));
-    h = push(decoder, trunk.toImages(h, [h0, w0, conv.channels[L - 1]]));
-    for (let i = L - 1; i >= 1; i--) h = push(decoder, trunk.deconv(h, `decoder.deconv${i}`, conv.sizes[i], conv.k, CONV_STRIDE, spec.activation));
-    h = push(decoder, trunk.deconv(h, 'decoder.out', conv.sizes[0], conv.k, CONV_STRIDE, 'linear', false));
-    h = push(decoder, trunk.toRows(h, [conv.H, conv.W, conv.C]));
-    push(decoder, trunk.bias(h, 'decoder.out.bias'));
-  }
+  const decoder = decoderLayers(trunk, spec, z);
   const out = decoder[decoder.length - 1].output;
 
   // ---- log p(x|z) per pixel, and d loss / d output
@@ -147,31 +111,23 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   let dOut: string;
   let sigmaGrad: (() => void) | null = null;
   if (spec.likelihood === 'bernoulli') {
-    // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l). softplus(l) is
-    // relu(l) - log sigmoid(|l|), and sigmoid(|l|) = max(s, 1 - s) lies in [1/2, 1], so its log
-    // is exact to float32's absolute rounding; it reuses the gradient's sigmoid (onnxruntime's
-    // own Softplus is a scalar loop, the costliest node of the step)
-    const s = g.op('Sigmoid', [out]);
-    const logSigAbs = g.op('Log', [g.op('Max', [s, g.op('Sub', [c(1), s])])]);
-    logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [xs, out]), g.op('Relu', [out])]), logSigAbs]);
+    // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l)
+    const { s, logSigmoidAbs } = bernoulliTerms(g, out);
+    logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [xs, out]), g.op('Relu', [out])]), logSigmoidAbs]);
     dOut = g.op('Mul', [g.op('Sub', [s, xs]), invB]);
   } else {
     // -1/2 ((x - m)^2 / sigma^2 + 2 log sigma + log 2 pi), as gaussianLogProb
-    const learned = typeof spec.sigma !== 'number';
-    const [sLo, sHi] = LOG_SIGMA_RANGE.map(c);
-    const logSigma = learned ? g.op('Clip', [P('likelihood.logSigma'), sLo, sHi]) : c(Math.log(spec.sigma as number));
-    const invSigma = g.op('Exp', [g.op('Neg', [logSigma])]);
-    const zt = g.op('Mul', [g.op('Sub', [xs, out]), invSigma]);
-    const zt2 = g.op('Mul', [zt, zt]);
-    logPx = g.op('Mul', [g.op('Add', [g.op('Add', [zt2, g.op('Mul', [logSigma, c(2)])]), c(LOG_2PI)]), c(-0.5)]);
+    const gaussian = gaussianTerms(g, spec, P, xs, out);
+    const { range, invSigma, zt, zt2 } = gaussian;
+    logPx = gaussian.logPx;
     dOut = g.op('Mul', [g.op('Mul', [zt, invSigma]), negInvB]);
-    if (learned) {
+    if (range) {
       // d log p / d log sigma = (x - m)^2 / sigma^2 - 1 per pixel (each row weighted as its
       // output gradient is), zero outside the clip
       sigmaGrad = () => {
         const perPixel = weighRows(g.op('Sub', [zt2, c(1)]));
         const summed = spec.sigma === 'learned-per-pixel' ? sumRows(perPixel) : g.op('Reshape', [sumAll(perPixel), g.ints([1])]);
-        grads.set('likelihood.logSigma', g.op('Mul', [g.op('Mul', [summed, negInvB]), inRange(P('likelihood.logSigma'), sLo, sHi)]));
+        grads.set('likelihood.logSigma', g.op('Mul', [g.op('Mul', [summed, negInvB]), inRange(P('likelihood.logSigma'), ...range)]));
       };
     }
   }
@@ -202,10 +158,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     // and logNormalDiag write them; L_k = mean_b logsumexp_k log w_kb - log k
     const rowSum = (t: string) => g.op('ReduceSum', [t, g.ints([1])], { keepdims: 0 });
     const byK = (t: string) => g.op('Reshape', [t, g.ints([K, -1])]);
-    const logStd = g.op('Mul', [rowSum(g.op('Add', [c(LOG_2PI), g.op('Mul', [z, z])])), c(-0.5)]);
-    const diff = g.op('Sub', [z, muR]);
-    const logQ = g.op('Mul', [rowSum(g.op('Add', [g.op('Add', [c(LOG_2PI), logvarR]), g.op('Div', [g.op('Mul', [diff, diff]), g.op('Exp', [logvarR])])])), c(-0.5)]);
-    const logW = g.op('Add', [byK(rowSum(logPx)), g.op('Mul', [byK(g.op('Sub', [logStd, logQ])), klWeight])]);
+    const logW = g.op('Add', [byK(rowSum(logPx)), g.op('Mul', [byK(logPriorOverPosterior(g, z, muR, logvarR)), klWeight])]);
     const top = g.op('ReduceMax', [logW], { axes: [0], keepdims: 1 });
     const e = g.op('Exp', [g.op('Sub', [logW, top])]);
     const total = g.op('ReduceSum', [e, g.ints([0])], { keepdims: 1 });
