@@ -80,7 +80,10 @@ export class Graph {
     return this.nodes.length;
   }
 
+  /** The model's bytes; constants no node reads are left out (onnxruntime would warn of each on stderr). */
   encode(name: string): Uint8Array {
-    return encodeModel({ name, nodes: this.nodes, constants: this.constants, inputs: this.inputs, outputs: this.outputs, opset: OPSET });
+    const read = new Set(this.nodes.flatMap((n) => n.inputs));
+    const constants = this.constants.filter((c) => read.has(c.name));
+    return encodeModel({ name, nodes: this.nodes, constants, inputs: this.inputs, outputs: this.outputs, opset: OPSET });
   }
 }
