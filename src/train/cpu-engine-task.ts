@@ -64,6 +64,11 @@ export async function makeCpuEngineTask(
     engine.graph.params.map((p) => moments.get(`${p.name}/m`) ?? null),
     engine.graph.params.map((p) => moments.get(`${p.name}/v`) ?? null),
   );
+  for (const { name, values } of engine.runningStats()) {
+    const variable = vae.params.get(name);
+    if (!variable) throw new Error(`the model has no ${name}`);
+    values.set((await variable.data()) as Float32Array);
+  }
   const K = t.iwSamples;
   const epsBuf = new Float32Array(K * Math.min(B, train.n) * J);
   const stepsPerEpoch = Math.ceil(train.n / B);
@@ -101,10 +106,11 @@ export async function makeCpuEngineTask(
       const moments = new Map<string, { shape: number[]; data: Float32Array }>();
       tf.tidy(() => {
         engine.graph.params.forEach((p, i) => {
-          vae.params.get(p.name)!.assign(tf.tensor(state.params[i], p.shape));
+          vae.params.get(p.name)!.assign(tf.tensor(state.params[i].slice(), p.shape)); // a copy: tfjs-cpu would keep the view
           moments.set(`${p.name}/m`, { shape: p.shape, data: state.m[i].slice() });
           moments.set(`${p.name}/v`, { shape: p.shape, data: state.v[i].slice() });
         });
+        for (const { name, values } of engine.runningStats()) vae.params.get(name)!.assign(tf.tensor(values.slice(), [values.length]));
       });
       if (adam.t > 0) adam.restore(adam.t, moments);
     },
@@ -119,9 +125,9 @@ export async function cpuEngineLine(): Promise<string> {
   if (!probe.ok) return `CPU engine: does not load here; ${on} run op by op\n  (${probe.reason})`;
   return [
     `CPU engine: ${probe.device}`,
-    `  on ${on}, one call per training step for MLP models (bernoulli`,
-    "  or gaussian, the ELBO or IWAE) and for vae eval's importance sampler",
-    '  (bernoulli); the rest runs op by op in tfjs (VAE_CPU_ENGINE=tfjs: all)',
+    `  on ${on}, one call per training step (MLP and conv models, every`,
+    "  likelihood, the ELBO or IWAE) and for vae eval's importance sampler",
+    '  (VAE_CPU_ENGINE=tfjs: everything op by op in tfjs)',
   ].join('\n');
 }
 

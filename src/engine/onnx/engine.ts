@@ -3,11 +3,13 @@
  * an onnxruntime session, then Adam's update in one WebAssembly SIMD pass (adam-wasm.ts). The
  * parameters, Adam's moments and the gradients live in one WebAssembly memory, which the
  * session reads and writes directly (its inputs and preallocated outputs are views of it), so
- * a step copies nothing large. A step is run, then committed (the update) or dropped (a step
- * skipped under train.skipNonFinite: nothing changes).
+ * a step copies nothing large. A step is run, then committed (the update, and the batch-norm
+ * running averages from the step's batch moments) or dropped (a step skipped under
+ * train.skipNonFinite: nothing changes).
  */
 import os from 'node:os';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { BN_MOMENTUM } from '../../model/vae.js';
 import { AdamArena, ARENA_MAX_BYTES } from './adam-wasm.js';
 import { buildStepGraph, STEP_SCALARS, type StepGraph, type StepGraphOptions } from './step-graph.js';
 
@@ -97,6 +99,8 @@ export class CpuEngine {
   private readonly statsBuf: Float32Array;
   private readonly scalarTensors: Record<string, OrtTensor>;
   private pending: Float32Array | null = null;
+  /** per batch-norm layer (graph.batchNorm's order): the last step's batch moments (outputs) and the running averages */
+  private readonly norms: { mean: Float32Array; variance: Float32Array; count: Float32Array; runningMean: Float32Array; runningVar: Float32Array }[];
 
   private constructor(
     private readonly ort: Ort,
@@ -122,6 +126,13 @@ export class CpuEngine {
     this.statsBuf = new Float32Array(graph.stats.length);
     this.outputs.stats = new ort.Tensor('float32', this.statsBuf, [graph.stats.length]);
     this.scalarTensors = Object.fromEntries(STEP_SCALARS.map((s) => [s, new ort.Tensor('float32', new Float32Array(1), [])]));
+    this.norms = graph.batchNorm.map(({ channels }, i) => {
+      const n = { mean: new Float32Array(channels), variance: new Float32Array(channels), count: new Float32Array(1), runningMean: new Float32Array(channels), runningVar: new Float32Array(channels).fill(1) };
+      this.outputs[`bnMean${i}`] = new ort.Tensor('float32', n.mean, [channels]);
+      this.outputs[`bnVar${i}`] = new ort.Tensor('float32', n.variance, [channels]);
+      this.outputs[`bnCount${i}`] = new ort.Tensor('float32', n.count, []);
+      return n;
+    });
   }
 
   static async create(opts: CpuEngineOptions, threads = engineThreads()): Promise<CpuEngine> {
@@ -153,6 +164,18 @@ export class CpuEngine {
   state(): { params: Float32Array[]; m: Float32Array[]; v: Float32Array[] } {
     const views = (region: 'p' | 'm' | 'v') => this.graph.params.map((p, i) => this.arena.view(region, this.offsets[i], p.size));
     return { params: views('p'), m: views('m'), v: views('v') };
+  }
+
+  /**
+   * The batch-norm running averages, `<layer>.bn.runningMean` and `.runningVar` for each layer of
+   * graph.batchNorm (views of the engine's arrays: copy before the next step, or write into them
+   * before the first).
+   */
+  runningStats(): { name: string; values: Float32Array }[] {
+    return this.graph.batchNorm.flatMap(({ layer }, i) => [
+      { name: `${layer}.bn.runningMean`, values: this.norms[i].runningMean },
+      { name: `${layer}.bn.runningVar`, values: this.norms[i].runningVar },
+    ]);
   }
 
   /** The last step's gradients (views: valid until the next step). */
@@ -191,6 +214,7 @@ export class CpuEngine {
       gradScale = Math.fround(gradClip / Math.fround(Math.max(norm, gradClip)));
     }
     this.arena.update({ beta1: adam.beta1, beta2: adam.beta2, stepSize: u.stepSize, epsHat: u.epsHat, gradScale });
+    for (const n of this.norms) foldMoments(n);
     this.pending = null;
   }
 
@@ -201,5 +225,22 @@ export class CpuEngine {
 
   async dispose(): Promise<void> {
     await this.session.release();
+  }
+}
+
+/**
+ * A batch-norm layer's running averages after a step, exactly as updateRunningStats
+ * (src/model/vae.ts) computes them in float32: r <- r (1 - momentum) + m momentum, the variance
+ * unbiased by count / (count - 1).
+ */
+function foldMoments(n: { mean: Float32Array; variance: Float32Array; count: Float32Array; runningMean: Float32Array; runningVar: Float32Array }): void {
+  const f = Math.fround;
+  const keep = f(1 - BN_MOMENTUM);
+  const take = f(BN_MOMENTUM);
+  const count = n.count[0];
+  const unbias = f(count / Math.max(count - 1, 1));
+  for (let c = 0; c < n.mean.length; c++) {
+    n.runningMean[c] = f(f(n.runningMean[c] * keep) + f(n.mean[c] * take));
+    n.runningVar[c] = f(f(n.runningVar[c] * keep) + f(f(n.variance[c] * unbias) * take));
   }
 }

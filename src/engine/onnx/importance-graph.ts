@@ -7,14 +7,17 @@
  *
  * the terms as src/model/objective.ts and the likelihoods write them. For the Bernoulli,
  * sum_d x_gd l_gkd is a batched product of each example's k logit rows with its own pixels (no
- * copy of x per draw); the Gaussian (fixed or learned sigma) broadcasts x over the draws.
+ * copy of x per draw); the Gaussian (fixed or learned sigma) and the discretised logistic
+ * broadcast x over the draws.
  *
  * Inputs: x [G, D], mu [G, J], logvar [G, J], eps [G, k, J] (G and k symbolic), and the
- * decoder's and likelihood's parameters `p<i>` (graph.params' order). Output: logW [G, k].
+ * decoder's and likelihood's parameters `p<i>` (graph.params' order; batch norm's running
+ * averages among them). Output: logW [G, k].
  */
 import { expectedShapes, type VaeSpec } from '../../model/vae.js';
+import { likelihoodKind } from '../../model/likelihoods/registry.js';
 import { Graph } from './graph.js';
-import { bernoulliTerms, gaussianTerms, logPriorOverPosterior } from './layers.js';
+import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './layers.js';
 import { decoderLayers, engineUnsupported } from './network.js';
 import { Trunk } from './trunk.js';
 
@@ -41,21 +44,26 @@ export function buildImportanceGraph(spec: VaeSpec): ImportanceGraph {
     if (!v) throw new Error(`the model has no ${name}`);
     return v;
   };
+  const rowWidth = likelihoodKind(spec.likelihood).outputsPerPixel * D;
   const rowSum = (t: string) => g.op('ReduceSum', [t, g.ints([-1])], { keepdims: 0 });
 
   const mu3 = g.op('Unsqueeze', [mu, g.ints([1])]);
   const lv3 = g.op('Unsqueeze', [logvar, g.ints([1])]);
   const z = g.op('Add', [mu3, g.op('Mul', [g.op('Exp', [g.op('Mul', [lv3, g.scalar(0.5)])]), eps])]); // [G, k, J]
-  // forward only: the layers' backward passes are never asked for, so their gradients stay unset
-  const decoder = decoderLayers(new Trunk(g, P, new Map()), spec, g.op('Reshape', [z, g.ints([-1, J])]));
-  const rows = decoder[decoder.length - 1].output; // [G k, D]
-  // [G, k, D], G taken from x's shape
-  const out = g.op('Reshape', [rows, g.op('Concat', [g.op('Slice', [g.op('Shape', [x]), g.ints([0]), g.ints([1])]), g.ints([-1, D])], { axis: 0 })]);
+  // forward only, batch norm on its running averages (as vae eval's tfjs decoder): the layers'
+  // backward passes are never asked for, so their gradients stay unset
+  const decoder = decoderLayers(new Trunk(g, P, new Map(), false), spec, g.op('Reshape', [z, g.ints([-1, J])]));
+  const rows = decoder[decoder.length - 1].output; // [G k, outputs per pixel x D]
+  // [G, k, outputs per pixel x D], G taken from x's shape
+  const out = g.op('Reshape', [rows, g.op('Concat', [g.op('Slice', [g.op('Shape', [x]), g.ints([0]), g.ints([1])]), g.ints([-1, rowWidth])], { axis: 0 })]);
   let logPx: string;
   if (spec.likelihood === 'bernoulli') {
     const xl = g.op('Squeeze', [g.op('MatMul', [out, g.op('Unsqueeze', [x, g.ints([2])])]), g.ints([2])]); // [G, k]
     const { logSigmoidAbs } = bernoulliTerms(g, out);
     logPx = g.op('Sub', [xl, rowSum(g.op('Sub', [g.op('Relu', [out]), logSigmoidAbs]))]);
+  } else if (spec.likelihood === 'logistic') {
+    const columns = (from: number) => g.op('Slice', [out, g.ints([from]), g.ints([from + D]), g.ints([2])]);
+    logPx = rowSum(logisticTerms(g, g.op('Unsqueeze', [x, g.ints([1])]), columns(0), columns(D), false).logPx);
   } else {
     logPx = rowSum(gaussianTerms(g, spec, P, g.op('Unsqueeze', [x, g.ints([1])]), out).logPx);
   }

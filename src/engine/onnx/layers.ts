@@ -4,6 +4,7 @@
  * writes them.
  */
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
+import { HALF_BIN, MIN_LOG_SCALE, WIDE_BIN } from '../../model/likelihoods/logistic.js';
 import type { Activation, VaeSpec } from '../../model/vae.js';
 import type { Graph } from './graph.js';
 
@@ -67,4 +68,61 @@ export function logPriorOverPosterior(g: Graph, z: string, mu: string, logvar: s
   const diff = g.op('Sub', [z, mu]);
   const logQ = g.op('Mul', [sumLast(g.op('Add', [g.op('Add', [c(LOG_2PI), logvar]), g.op('Div', [g.op('Mul', [diff, diff]), g.op('Exp', [logvar])])])), c(-0.5)]);
   return g.op('Sub', [logStd, logQ]);
+}
+
+/**
+ * The discretised logistic's per-pixel log p for x and the decoder's location and raw log-scale
+ * (broadcast against each other), as logistic.logProb computes it, and with `gradient` its
+ * derivatives by the location and the raw log-scale. With s = max(raw, MIN_LOG_SCALE),
+ * c = x - loc, p = (c + h) / e^s, m = (c - h) / e^s, q = c / e^s, a = 2 h / e^s (h half a bin):
+ *
+ *   x = 0          log sigmoid(p)                              d/d loc = -(1 - sig p) e^-s,  d/d s = -(1 - sig p) p
+ *   x = 1          -softplus(m)                                d/d loc = sig m e^-s,        d/d s = sig m m
+ *   a wide bin     log sig(p) + log(1 - sig m) + log(1 - e^-a)  d/d loc = -(1 - sig p - sig m) e^-s,
+ *                                                              d/d s = -(1 - sig p) p + sig m m - a / (e^a - 1)
+ *   a narrow one   q - s - 2 softplus(q) - log 255             d/d loc = -(1 - 2 sig q) e^-s, d/d s = -(1 - 2 sig q) q - 1
+ *
+ * and d/d raw = d/d s where raw >= MIN_LOG_SCALE (tfjs's maximum passes its gradient to its first
+ * argument there). ONNX has no expm1: 1 - e^-a = 2 e^(-a/2) sinh(a/2) and e^a - 1 = 2 e^(a/2)
+ * sinh(a/2), exact for the small a of wide scales.
+ */
+export function logisticTerms(g: Graph, x: string, loc: string, raw: string, gradient: boolean): { logPx: string; dLoc?: string; dRaw?: string } {
+  const c = (v: number) => g.scalar(v);
+  const op = (type: string, ...inputs: string[]) => g.op(type, inputs);
+  const logSigmoidAbs = (sig: string) => op('Log', op('Max', sig, op('Sub', c(1), sig))); // log sigmoid(|v|)
+  const softplus = (v: string, sig: string) => op('Sub', op('Relu', v), logSigmoidAbs(sig));
+  const s = op('Max', raw, c(MIN_LOG_SCALE));
+  const invS = op('Exp', op('Neg', s));
+  const centred = op('Sub', x, loc);
+  const p = op('Mul', invS, op('Add', centred, c(HALF_BIN)));
+  const m = op('Mul', invS, op('Sub', centred, c(HALF_BIN)));
+  const q = op('Mul', invS, centred);
+  const [sigP, sigM, sigQ] = [p, m, q].map((v) => op('Sigmoid', v));
+  const halfA = op('Mul', invS, c(HALF_BIN)); // a / 2
+  const sinhHalfA = op('Sinh', halfA);
+  const oneMinusExpNegA = op('Mul', op('Mul', op('Exp', op('Neg', halfA)), sinhHalfA), c(2));
+  const logCdfPlus = op('Sub', p, softplus(p, sigP));
+  const logOneMinusCdfMin = op('Neg', softplus(m, sigM));
+  const cdfDelta = op('Mul', op('Mul', sigP, op('Sigmoid', op('Neg', m))), oneMinusExpNegA); // sigmoid(-m), not 1 - sigmoid(m): the far tail keeps its digits
+  const logPdfMid = op('Sub', op('Sub', q, s), op('Mul', softplus(q, sigQ), c(2)));
+  const wide = op('Greater', cdfDelta, c(WIDE_BIN));
+  const low = op('Less', x, c(HALF_BIN));
+  const high = op('Greater', x, c(1 - HALF_BIN));
+  const pick = (lo: string, hi: string, wideBin: string, narrowBin: string) => op('Where', low, lo, op('Where', high, hi, op('Where', wide, wideBin, narrowBin)));
+  const logPx = pick(logCdfPlus, logOneMinusCdfMin, op('Log', op('Max', cdfDelta, c(1e-12))), op('Sub', logPdfMid, c(Math.log(255))));
+  if (!gradient) return { logPx };
+  const oneMinusSigP = op('Sub', c(1), sigP);
+  const slopeQ = op('Sub', c(1), op('Mul', sigQ, c(2)));
+  const a = op('Mul', halfA, c(2));
+  const expm1A = op('Mul', op('Mul', op('Exp', halfA), sinhHalfA), c(2));
+  // d/d loc is -e^-s times d/d c
+  const dc = pick(oneMinusSigP, op('Neg', sigM), op('Sub', oneMinusSigP, sigM), slopeQ);
+  const dS = pick(
+    op('Neg', op('Mul', oneMinusSigP, p)),
+    op('Mul', sigM, m),
+    op('Sub', op('Add', op('Neg', op('Mul', oneMinusSigP, p)), op('Mul', sigM, m)), op('Div', a, expm1A)),
+    op('Sub', op('Neg', op('Mul', slopeQ, q)), c(1)),
+  );
+  const free = g.op('Cast', [op('GreaterOrEqual', raw, c(MIN_LOG_SCALE))], { to: 1 });
+  return { logPx, dLoc: op('Neg', op('Mul', dc, invS)), dRaw: op('Mul', dS, free) };
 }

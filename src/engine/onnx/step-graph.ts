@@ -8,8 +8,9 @@
  * The maths is the tfjs path's (src/model/objective.ts, src/train/clip.ts), term for term, so
  * that one step here and on the cpu backend agree to float32 rounding:
  *
- *   forward   h = act(x W + b) per encoder layer (conv: the convolutions first, then the dense
- *             layers); mu, log sigma^2 (clipped to LOGVAR_RANGE);
+ *   forward   h = act(x W + b) per encoder layer (conv: the convolutions first, each with batch
+ *             norm on the batch's moments where model.batchNorm is on, then the dense layers);
+ *             mu, log sigma^2 (clipped to LOGVAR_RANGE);
  *             z = mu + exp(log sigma^2 / 2) eps; the decoder on z; log p(x|z) per pixel
  *   loss      -(mean_b sum_d log p(x|z) - w KL), KL the closed form summed over dimensions
  *             (with free bits: w sum_j max(lambda, mean_b KL_bj)), w the step's KL weight; with
@@ -24,15 +25,16 @@
  *             gradClip / max(norm, gradClip))
  *
  * Inputs: x [batch, D], eps [batch, J] (IWAE: [k batch, J], row i batch + b for draw i of
- * example b, as the tfjs objective orders them), the step's scalars (STEP_SCALARS), and per parameter
- * `p<i>` (in expectedShapes' order). Outputs: `stats` (recon, kl, klWeighted, bound, then
- * gradNorm with clipping, then a non-finite flag with train.skipNonFinite) and `g<i>`, the
- * gradient of the loss for each parameter. The batch size is symbolic, so an epoch's short last
- * batch runs on the same session.
+ * example b, as the tfjs objective orders them), the step's scalars (STEP_SCALARS), and per
+ * trainable parameter `p<i>` (in expectedShapes' order). Outputs: `stats` (recon, kl,
+ * klWeighted, bound, then gradNorm with clipping, then a non-finite flag with
+ * train.skipNonFinite), `g<i>`, the gradient of the loss for each parameter, and each batch-norm
+ * layer's batch moments (StepGraph.batchNorm), which the engine folds into the running averages.
+ * The batch size is symbolic, so an epoch's short last batch runs on the same session.
  */
-import { expectedShapes, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
+import { expectedShapes, isBuffer, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
 import { Graph } from './graph.js';
-import { bernoulliTerms, gaussianTerms, logPriorOverPosterior } from './layers.js';
+import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './layers.js';
 import { decoderLayers, encoderLayers, engineUnsupported } from './network.js';
 import { backward, Trunk } from './trunk.js';
 
@@ -54,7 +56,13 @@ export interface StepGraphOptions {
 
 export interface StepGraph {
   model: Uint8Array;
+  /** the trainable parameters, the graph's inputs p<i> and gradients g<i> */
   params: { name: string; shape: number[]; size: number }[];
+  /**
+   * the batch-norm layers, in the order of the outputs bnMean<i> and bnVar<i> (the batch's
+   * moments per channel) and bnCount<i> (the values each is over), for the running averages
+   */
+  batchNorm: { layer: string; channels: number }[];
   /** the stats output's columns */
   stats: string[];
   nodes: number;
@@ -74,7 +82,8 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   // the decoder's rows: K per example, row k B + b is sample k of example b (as the tfjs objective tiles x)
   const eps = g.input('eps', [iw ? 'rows' : 'batch', J]);
   const [invB, klWeight] = STEP_SCALARS.map((s) => g.input(s, []));
-  const shapes = [...expectedShapes(spec)];
+  // the running averages are not trained: batch norm trains on the batch's moments
+  const shapes = [...expectedShapes(spec)].filter(([name]) => !isBuffer(name));
   const params = shapes.map(([name, shape]) => ({ name, shape, size: shape.reduce((a, b) => a * b, 1) }));
   const value = new Map<string, string>();
   params.forEach((p, i) => value.set(p.name, g.input(`p${i}`, p.shape)));
@@ -115,6 +124,12 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     const { s, logSigmoidAbs } = bernoulliTerms(g, out);
     logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [xs, out]), g.op('Relu', [out])]), logSigmoidAbs]);
     dOut = g.op('Mul', [g.op('Sub', [s, xs]), invB]);
+  } else if (spec.likelihood === 'logistic') {
+    // the discretised logistic: the output is [locations (D), raw log-scales (D)] per row
+    const columns = (from: number) => g.op('Slice', [out, g.ints([from]), g.ints([from + D]), g.ints([1])]);
+    const t = logisticTerms(g, xs, columns(0), columns(D), true);
+    logPx = t.logPx;
+    dOut = g.op('Mul', [g.op('Concat', [t.dLoc!, t.dRaw!], { axis: 1 }), negInvB]);
   } else {
     // -1/2 ((x - m)^2 / sigma^2 + 2 log sigma + log 2 pi), as gaussianLogProb
     const gaussian = gaussianTerms(g, spec, P, xs, out);
@@ -228,5 +243,12 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   }
   g.output('stats', [stats.length], 'Concat', statValues.map((s) => g.op('Unsqueeze', [s, g.ints([0])])), { axis: 0 });
   params.forEach((p, i) => g.outputAs(grad(p.name), `g${i}`, p.shape));
-  return { model: g.encode('vae-train-step'), params, stats, nodes: g.nodeCount };
+  const batchNorm = trunk.moments.map((m, i) => {
+    const channels = params.find((p) => p.name === `${m.layer}.bn.gamma`)!.size;
+    g.outputAs(m.mean, `bnMean${i}`, [channels]);
+    g.outputAs(m.variance, `bnVar${i}`, [channels]);
+    g.outputAs(m.count, `bnCount${i}`, []);
+    return { layer: m.layer, channels };
+  });
+  return { model: g.encode('vae-train-step'), params, batchNorm, stats, nodes: g.nodeCount };
 }

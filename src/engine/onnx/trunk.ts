@@ -18,7 +18,7 @@
  */
 import { activate, LEAKY_ALPHA } from './layers.js';
 import { axisPlan, type AxisPlan } from '../../model/conv-ops.js';
-import type { Activation } from '../../model/vae.js';
+import { BN_EPSILON, type Activation } from '../../model/vae.js';
 import type { Graph } from './graph.js';
 
 export interface Layer {
@@ -27,11 +27,27 @@ export interface Layer {
   back(dOutput: string, needInput: boolean): string;
 }
 
+/** A batch-norm layer's batch moments in a training graph (per channel), for the running averages. */
+export interface BatchMoments {
+  /** the layer's name, e.g. 'encoder.conv0' (its statistics are `<layer>.bn.runningMean` / `.runningVar`) */
+  layer: string;
+  mean: string;
+  /** the biased variance, as tf.moments gives it */
+  variance: string;
+  /** how many values each channel's moments are over (rows x height x width), a float scalar */
+  count: string;
+}
+
 export class Trunk {
+  /** the batch-norm layers' batch moments, in the order the layers were built (training graphs) */
+  readonly moments: BatchMoments[] = [];
+
+  /** `training`: batch norm normalises with the batch's moments; otherwise with the running averages */
   constructor(
     private readonly g: Graph,
     private readonly param: (name: string) => string,
     private readonly grads: Map<string, string>,
+    private readonly training = true,
   ) {}
 
   private c(v: number): string {
@@ -98,22 +114,23 @@ export class Trunk {
   }
 
   /**
-   * A stride-s SAME convolution with a bias per channel, then act: input [B, in, H, W] ->
-   * [B, out, ceil(H/s), ceil(W/s)], the kernel [k, k, in, out].
+   * A stride-s SAME convolution with a bias per channel (unless `bias` is false), then act:
+   * input [B, in, H, W] -> [B, out, ceil(H/s), ceil(W/s)], the kernel [k, k, in, out].
    */
-  conv(input: string, name: string, inHW: [number, number], k: number, s: number, act: Activation | 'linear'): Layer {
+  conv(input: string, name: string, inHW: [number, number], k: number, s: number, act: Activation | 'linear', bias = true): Layer {
     const { g } = this;
     // SAME padding per axis (kernelSize >= stride, so `after` is never a crop)
     const [ph, pw] = inHW.map((n) => axisPlan(n, k, s));
     const W = g.op('Transpose', [this.param(`${name}.kernel`)], { perm: [3, 2, 0, 1] }); // [out, in, k, k]
     const xp = this.pad(input, ph, pw);
-    const output = this.activate(g.op('Conv', [xp, W, this.param(`${name}.bias`)], { strides: [s, s], kernel_shape: [k, k] }), act);
+    const inputs = bias ? [xp, W, this.param(`${name}.bias`)] : [xp, W];
+    const output = this.activate(g.op('Conv', inputs, { strides: [s, s], kernel_shape: [k, k] }), act);
     return {
       output,
       back: (dy, needInput) => {
         const delta = this.throughActivation(dy, output, act);
         this.grads.set(`${name}.kernel`, g.op('Transpose', [this.filterGradient(xp, delta, s)], { perm: [2, 3, 0, 1] }));
-        this.grads.set(`${name}.bias`, g.op('ReduceSum', [delta, g.ints([0, 2, 3])], { keepdims: 0 }));
+        if (bias) this.grads.set(`${name}.bias`, g.op('ReduceSum', [delta, g.ints([0, 2, 3])], { keepdims: 0 }));
         if (!needInput) return '';
         return g.op('ConvTranspose', [delta, W], { strides: [s, s], kernel_shape: [k, k], pads: [ph.before, pw.before, ph.after, pw.after] });
       },
@@ -144,16 +161,77 @@ export class Trunk {
     };
   }
 
-  /** Rows [B, H W C] (NHWC order, as tfjs flattens) -> images [B, C, H, W]. */
-  private images(rows: string, [H, W, C]: [number, number, number]): string {
+  /**
+   * Batch normalisation per channel of images [B, C, H, W], then act, as src/model/vae.ts's
+   * batchNormAct: y = act(gamma (x - mean) / sqrt(var + eps) + beta). Training: the batch's mean
+   * and biased variance over B, H and W (recorded in `moments`); otherwise the running averages.
+   * Training's backward, with n = (x - mean) / sqrt(var + eps), delta = d loss / d (gamma n + beta)
+   * and N the values per channel (the moments' own dependence on x included):
+   *
+   *   d/d gamma = sum delta n,   d/d beta = sum delta,
+   *   d/d x = gamma / sqrt(var + eps) (delta - (d/d beta + n d/d gamma) / N)
+   */
+  batchNorm(input: string, layer: string, act: Activation | 'linear'): Layer {
     const { g } = this;
+    const c = (v: number) => this.c(v);
+    const perChannel = (t: string) => g.op('Reshape', [t, g.ints([1, -1, 1, 1])]);
+    const axes = g.ints([0, 2, 3]);
+    const gamma = perChannel(this.param(`${layer}.bn.gamma`));
+    const beta = perChannel(this.param(`${layer}.bn.beta`));
+    const rsqrt = (variance: string) => g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [variance, c(BN_EPSILON)])])]);
+    if (!this.training) {
+      const mean = perChannel(this.param(`${layer}.bn.runningMean`));
+      const norm = g.op('Mul', [g.op('Sub', [input, mean]), rsqrt(perChannel(this.param(`${layer}.bn.runningVar`)))]);
+      return { output: this.activate(g.op('Add', [g.op('Mul', [norm, gamma]), beta]), act), back: () => '' };
+    }
+    // (ReduceMean takes its axes as an attribute at this opset, ReduceSum as an input)
+    const mean = g.op('ReduceMean', [input], { axes: [0, 2, 3], keepdims: 1 });
+    const centred = g.op('Sub', [input, mean]);
+    const variance = g.op('ReduceMean', [g.op('Mul', [centred, centred])], { axes: [0, 2, 3], keepdims: 1 });
+    const invStd = rsqrt(variance);
+    const norm = g.op('Mul', [centred, invStd]);
+    const output = this.activate(g.op('Add', [g.op('Mul', [norm, gamma]), beta]), act);
+    const count = g.op('Div', [g.op('Cast', [g.op('Size', [input])], { to: 1 }), g.op('Cast', [g.op('Size', [mean])], { to: 1 })]);
+    const flat = (t: string) => g.op('Reshape', [t, g.ints([-1])]);
+    this.moments.push({ layer, mean: flat(mean), variance: flat(variance), count });
+    return {
+      output,
+      back: (dy, needInput) => {
+        const delta = this.throughActivation(dy, output, act);
+        const dGamma = g.op('ReduceSum', [g.op('Mul', [delta, norm]), axes], { keepdims: 1 });
+        const dBeta = g.op('ReduceSum', [delta, axes], { keepdims: 1 });
+        this.grads.set(`${layer}.bn.gamma`, flat(dGamma));
+        this.grads.set(`${layer}.bn.beta`, flat(dBeta));
+        if (!needInput) return '';
+        const shared = g.op('Div', [g.op('Add', [dBeta, g.op('Mul', [norm, dGamma])]), count]);
+        return g.op('Mul', [g.op('Sub', [delta, shared]), g.op('Mul', [gamma, invStd])]);
+      },
+    };
+  }
+
+  /** Columns [from, to) of axis `axis`. */
+  private slice(t: string, axis: number, from: number, to: number): string {
+    return this.g.op('Slice', [t, this.g.ints([from]), this.g.ints([to]), this.g.ints([axis])]);
+  }
+
+  /**
+   * Rows [B, groups H W C] -> images [B, groups C, H, W]: each group of H W C columns (NHWC
+   * order, as tfjs flattens) is C channels (the logistic's location, then its log-scale).
+   */
+  private images(rows: string, [H, W, C]: [number, number, number], groups = 1): string {
+    const { g } = this;
+    if (groups > 1) {
+      const D = H * W * C;
+      return g.op('Concat', Array.from({ length: groups }, (_, k) => this.images(this.slice(rows, 1, k * D, (k + 1) * D), [H, W, C])), { axis: 1 });
+    }
     if (C === 1) return g.op('Reshape', [rows, g.ints([-1, 1, H, W])]);
     return g.op('Transpose', [g.op('Reshape', [rows, g.ints([-1, H, W, C])])], { perm: [0, 3, 1, 2] });
   }
 
-  /** Images [B, C, H, W] -> rows [B, H W C], the inverse of images(). */
-  private rows(images: string, [H, W, C]: [number, number, number]): string {
+  /** Images [B, groups C, H, W] -> rows [B, groups H W C], the inverse of images() (as src/model/vae.ts's decode splits channel groups). */
+  private rows(images: string, [H, W, C]: [number, number, number], groups = 1): string {
     const { g } = this;
+    if (groups > 1) return g.op('Concat', Array.from({ length: groups }, (_, k) => this.rows(this.slice(images, 1, k * C, (k + 1) * C), [H, W, C])), { axis: 1 });
     if (C === 1) return g.op('Reshape', [images, g.ints([-1, H * W])]);
     return g.op('Reshape', [g.op('Transpose', [images], { perm: [0, 2, 3, 1] }), g.ints([-1, H * W * C])]);
   }
@@ -163,9 +241,9 @@ export class Trunk {
     return { output: this.images(rows, shape), back: (dy, needInput) => (needInput ? this.rows(dy, shape) : '') };
   }
 
-  /** Images -> rows as a layer. */
-  toRows(images: string, shape: [number, number, number]): Layer {
-    return { output: this.rows(images, shape), back: (dy, needInput) => (needInput ? this.images(dy, shape) : '') };
+  /** Images -> rows as a layer, `groups` channel groups of shape's C each. */
+  toRows(images: string, shape: [number, number, number], groups = 1): Layer {
+    return { output: this.rows(images, shape, groups), back: (dy, needInput) => (needInput ? this.images(dy, shape, groups) : '') };
   }
 
   /** input + b, b with input's last axis (the conv decoder's bias per output pixel) */

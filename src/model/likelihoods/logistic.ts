@@ -3,9 +3,11 @@ import { tf } from '../../tf.js';
 import { clipUnit, softplus, type Likelihood, type LikelihoodKind } from './types.js';
 
 /** Half the width of one 8-bit intensity bin on the [0, 1] scale. */
-const HALF_BIN = 0.5 / 255;
+export const HALF_BIN = 0.5 / 255;
 /** The logistic's log-scale floor (as in PixelCNN++): keeps 1/s finite. */
-const MIN_LOG_SCALE = -7;
+export const MIN_LOG_SCALE = -7;
+/** A bin's mass below which float32 differences lose it: there log p is density x bin width. */
+export const WIDE_BIN = 1e-5;
 
 /**
  * Discretised logistic for 8-bit images (Salimans et al. 2017, PixelCNN++, one component):
@@ -39,7 +41,7 @@ export const logistic: Likelihood = {
       const logPdfMid = tf.sub(tf.sub(midIn, logScale), tf.mul(2, softplus(midIn)));
       // (A 0/1 mask from tf.step, which has a zero gradient, rather than tf.where on a condition
       // computed from the parameters: tfjs has no gradient for comparisons.)
-      const wide = tf.step(tf.sub(cdfDelta, 1e-5));
+      const wide = tf.step(tf.sub(cdfDelta, WIDE_BIN));
       const logMid = tf.add(tf.mul(wide, tf.log(tf.maximum(cdfDelta, 1e-12))), tf.mul(tf.sub(1, wide), tf.sub(logPdfMid, Math.log(255))));
       const perPixel = tf.where(tf.less(x, HALF_BIN), logCdfPlus, tf.where(tf.greater(x, 1 - HALF_BIN), logOneMinusCdfMin, logMid));
       return tf.sum(perPixel, -1);
