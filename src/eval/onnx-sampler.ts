@@ -2,8 +2,8 @@
  * The importance sampler on the CPU engine: the same per-example streams, chunks and reduction
  * as importance.ts, with each chunk's log weights from one onnxruntime call
  * (src/engine/onnx/importance.ts: the decoder and the log-likelihood on all cores) instead of
- * tfjs's kernels. For the models the engine's graphs express (MLP and conv, the Bernoulli and
- * Gaussian likelihoods); `vae eval` falls back to the tfjs sampler otherwise.
+ * tfjs's kernels, for every model the engine trains (engineUnsupported); `vae eval` falls back
+ * to the tfjs sampler otherwise.
  */
 import { Rng } from '../random.js';
 import type { Vae } from '../model/vae.js';

@@ -40,7 +40,7 @@ async function perExample(vae: Vae, pool: OnnxSampler | null, chunkRows: number,
   return Array.from(r.iw!.perExample);
 }
 
-for (const [name, spec, data] of [
+for (const [label, spec, data] of [
   ['relu, one hidden layer', BASE, set],
   ['tanh, two hidden layers', { ...BASE, hidden: [12, 7], activation: 'tanh' }, set],
   ['leaky_relu, no hidden layer', { ...BASE, hidden: [], activation: 'leaky_relu' }, set],
@@ -53,7 +53,7 @@ for (const [name, spec, data] of [
   ['conv, logistic, three channels', { ...COLOUR, arch: 'conv', convChannels: [4], kernelSize: 2, hidden: [5], likelihood: 'logistic' }, colourEightBit],
   ['conv, batch norm (its running averages)', { ...BASE, arch: 'conv', convChannels: [3, 4], kernelSize: 3, hidden: [6], batchNorm: true }, set],
 ] as [string, VaeSpec, ImageSet][]) {
-  test(`the engine's L_K equals the tfjs sampler's per example: ${name}`, { skip }, async () => {
+  test(`the engine's L_K equals the tfjs sampler's per example: ${label}`, { skip }, async () => {
     const vae = createVae(spec, Rng.derive(2, 'init'));
     // a learned sigma starts equal everywhere: spread it so that a pixel read for another shows
     const logSigma = vae.params.get('likelihood.logSigma');

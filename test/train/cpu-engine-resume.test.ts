@@ -1,5 +1,5 @@
 /**
- * The CPU engine (wasm backend, MLP) through the real binary: it says it runs, a run resumes
+ * The CPU engine (wasm backend, MLP unless said) through the real binary: it says it runs, a run resumes
  * exactly on it (at an epoch boundary, after Ctrl-C part-way through an epoch, after kill -9
  * following a timed mid-epoch checkpoint; a conv model with batch norm at an epoch boundary),
  * and its runs read on the cpu backend.

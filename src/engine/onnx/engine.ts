@@ -13,6 +13,16 @@ import { BN_MOMENTUM } from '../../model/vae.js';
 import { AdamArena, ARENA_MAX_BYTES } from './adam-wasm.js';
 import { buildStepGraph, STEP_SCALARS, type StepGraph, type StepGraphOptions } from './step-graph.js';
 
+/** A batch-norm layer's last batch moments (the step's outputs) and its running averages. */
+interface BatchNormState {
+  mean: Float32Array;
+  variance: Float32Array;
+  /** the values per channel the moments are over */
+  count: Float32Array;
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+}
+
 /** Thrown when onnxruntime cannot be loaded on this machine (the reason goes on the start line). */
 export class EngineUnavailable extends Error {}
 
@@ -100,7 +110,7 @@ export class CpuEngine {
   private readonly scalarTensors: Record<string, OrtTensor>;
   private pending: Float32Array | null = null;
   /** per batch-norm layer (graph.batchNorm's order): the last step's batch moments (outputs) and the running averages */
-  private readonly norms: { mean: Float32Array; variance: Float32Array; count: Float32Array; runningMean: Float32Array; runningVar: Float32Array }[];
+  private readonly norms: BatchNormState[];
 
   private constructor(
     private readonly ort: Ort,
@@ -233,7 +243,7 @@ export class CpuEngine {
  * (src/model/vae.ts) computes them in float32: r <- r (1 - momentum) + m momentum, the variance
  * unbiased by count / (count - 1).
  */
-function foldMoments(n: { mean: Float32Array; variance: Float32Array; count: Float32Array; runningMean: Float32Array; runningVar: Float32Array }): void {
+function foldMoments(n: BatchNormState): void {
   const f = Math.fround;
   const keep = f(1 - BN_MOMENTUM);
   const take = f(BN_MOMENTUM);

@@ -17,7 +17,7 @@
 import { expectedShapes, type VaeSpec } from '../../model/vae.js';
 import { likelihoodKind } from '../../model/likelihoods/registry.js';
 import { Graph } from './graph.js';
-import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './layers.js';
+import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './terms.js';
 import { decoderLayers, engineUnsupported } from './network.js';
 import { Trunk } from './trunk.js';
 

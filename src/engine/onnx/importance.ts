@@ -1,7 +1,8 @@
 /**
  * The importance-weight graph (importance-graph.ts) on an onnxruntime session: `vae eval`'s
- * decoder rows on onnxruntime's threads and GEMMs. The decoder's parameters are fed from the
- * model's arrays on every call (views, not copies).
+ * decoder rows on onnxruntime's threads and GEMMs. The decoder's and the likelihood's
+ * parameters (batch norm's running averages among them) are fed from the model's arrays on
+ * every call (views, not copies).
  */
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { VaeSpec } from '../../model/vae.js';
@@ -24,7 +25,7 @@ export class ImportanceEngine {
     this.paramFeeds = Object.fromEntries(params.map((p, i) => [`p${i}`, new ort.Tensor('float32', p.values, p.shape)]));
   }
 
-  /** `values(name)`: a decoder parameter's values (the graph's order is the model's). */
+  /** `values(name)`: a decoder or likelihood parameter's values (the graph's order is the model's). */
   static async create(spec: VaeSpec, values: (name: string) => Promise<Float32Array>, threads = engineThreads()): Promise<ImportanceEngine> {
     const ort = await loadOrt();
     const graph = buildImportanceGraph(spec);

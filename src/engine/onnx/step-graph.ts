@@ -1,5 +1,5 @@
 /**
- * The forward and backward pass of a VAE's training step (MLP or conv, trunk.ts's layers) as a
+ * The forward and backward pass of a VAE's training step (MLP or conv, network.ts's layers) as a
  * single ONNX graph: the forward pass, the loss and its statistics, the hand-written backward
  * pass, the global gradient norm and the non-finite check. onnxruntime runs it in one call, on
  * its own thread pool and GEMMs; Adam's update (adam-wasm.ts) then runs in one pass over every
@@ -8,9 +8,9 @@
  * The maths is the tfjs path's (src/model/objective.ts, src/train/clip.ts), term for term, so
  * that one step here and on the cpu backend agree to float32 rounding:
  *
- *   forward   h = act(x W + b) per encoder layer (conv: the convolutions first, each with batch
- *             norm on the batch's moments where model.batchNorm is on, then the dense layers);
- *             mu, log sigma^2 (clipped to LOGVAR_RANGE);
+ *   forward   h = act(x W + b) per encoder layer (conv: the convolutions first, then the dense
+ *             layers; with model.batchNorm each hidden convolution and transpose, encoder and
+ *             decoder, normalised with the batch's moments); mu, log sigma^2 (clipped to LOGVAR_RANGE);
  *             z = mu + exp(log sigma^2 / 2) eps; the decoder on z; log p(x|z) per pixel
  *   loss      -(mean_b sum_d log p(x|z) - w KL), KL the closed form summed over dimensions
  *             (with free bits: w sum_j max(lambda, mean_b KL_bj)), w the step's KL weight; with
@@ -19,7 +19,7 @@
  *             each row's output gradient weighted by its normalised importance weight
  *   backward  d loss / d output per pixel (the likelihood's), then per layer the weight gradient
  *             h_in^T delta, the bias gradient sum_b delta and delta_in = delta W^T act'(h_in)
- *             (the convolutions' own adjoints in trunk.ts);
+ *             (the convolutions' own adjoints and batch norm's in trunk.ts);
  *             through z and the KL into mu and log sigma^2 (zero where the clip is active)
  *   norm      with train.gradClip, the global norm of the gradients (the update scales by
  *             gradClip / max(norm, gradClip))
@@ -34,7 +34,7 @@
  */
 import { expectedShapes, isBuffer, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
 import { Graph } from './graph.js';
-import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './layers.js';
+import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './terms.js';
 import { decoderLayers, encoderLayers, engineUnsupported } from './network.js';
 import { backward, Trunk } from './trunk.js';
 

@@ -1,8 +1,10 @@
 /**
- * The layers of the step graph's encoder and decoder, each with its own backward pass: a layer
- * takes d loss / d (its output), multiplies in its activation's derivative, records the
- * gradients of its parameters and returns d loss / d (its input). A network is a list of layers
- * run forward in order and backward in reverse, so the MLP and the conv VAE share one loop.
+ * The layers of the CPU engine's graphs (network.ts arranges them into a spec's encoder and
+ * decoder), each with its own backward pass: a layer takes d loss / d (its output), multiplies
+ * in its activation's derivative, records the gradients of its parameters and returns d loss /
+ * d (its input). A network is a list of layers run forward in order and backward in reverse, so
+ * the MLP and the conv VAE share one loop; the importance graph runs the same layers forward only
+ * (batch norm on its running averages there).
  *
  * The conv layers are src/model/vae.ts's: stride-2 convolutions with TensorFlow's SAME padding
  * (conv-ops.ts), their transposes back up, NHWC parameters ([k, k, in, out] for a convolution,
@@ -16,7 +18,7 @@
  *
  * and a transposed convolution is the adjoint of the same convolution read the other way round.
  */
-import { activate, LEAKY_ALPHA } from './layers.js';
+import { activate, LEAKY_ALPHA } from './terms.js';
 import { axisPlan, type AxisPlan } from '../../model/conv-ops.js';
 import { BN_EPSILON, type Activation } from '../../model/vae.js';
 import type { Graph } from './graph.js';
@@ -182,7 +184,10 @@ export class Trunk {
     if (!this.training) {
       const mean = perChannel(this.param(`${layer}.bn.runningMean`));
       const norm = g.op('Mul', [g.op('Sub', [input, mean]), rsqrt(perChannel(this.param(`${layer}.bn.runningVar`)))]);
-      return { output: this.activate(g.op('Add', [g.op('Mul', [norm, gamma]), beta]), act), back: () => '' };
+      const back = (): string => {
+        throw new Error(`${layer}: batch norm on the running averages is forward only`);
+      };
+      return { output: this.activate(g.op('Add', [g.op('Mul', [norm, gamma]), beta]), act), back };
     }
     // (ReduceMean takes its axes as an attribute at this opset, ReduceSum as an input)
     const mean = g.op('ReduceMean', [input], { axes: [0, 2, 3], keepdims: 1 });
@@ -191,7 +196,8 @@ export class Trunk {
     const invStd = rsqrt(variance);
     const norm = g.op('Mul', [centred, invStd]);
     const output = this.activate(g.op('Add', [g.op('Mul', [norm, gamma]), beta]), act);
-    const count = g.op('Div', [g.op('Cast', [g.op('Size', [input])], { to: 1 }), g.op('Cast', [g.op('Size', [mean])], { to: 1 })]);
+    // values per channel, divided as integers (exact), then a float
+    const count = g.op('Cast', [g.op('Div', [g.op('Size', [input]), g.op('Size', [mean])])], { to: 1 });
     const flat = (t: string) => g.op('Reshape', [t, g.ints([-1])]);
     this.moments.push({ layer, mean: flat(mean), variance: flat(variance), count });
     return {

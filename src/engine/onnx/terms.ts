@@ -1,7 +1,7 @@
 /**
- * The pieces the CPU engine's graphs (step-graph.ts, importance-graph.ts) share: activations, as
- * src/model/vae.ts applies them, and the likelihoods' per-pixel terms, as src/model/likelihoods
- * writes them.
+ * The terms the CPU engine's graphs (step-graph.ts, importance-graph.ts) share: activations, as
+ * src/model/vae.ts applies them, the likelihoods' per-pixel terms, as src/model/likelihoods
+ * writes them, and the prior/posterior ratio.
  */
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
 import { HALF_BIN, MIN_LOG_SCALE, WIDE_BIN } from '../../model/likelihoods/logistic.js';
@@ -35,7 +35,12 @@ export function activate(g: Graph, pre: string, act: Activation): string {
  */
 export function bernoulliTerms(g: Graph, logits: string): { s: string; logSigmoidAbs: string } {
   const s = g.op('Sigmoid', [logits]);
-  return { s, logSigmoidAbs: g.op('Log', [g.op('Max', [s, g.op('Sub', [g.scalar(1), s])])]) };
+  return { s, logSigmoidAbs: logSigmoidAbs(g, s) };
+}
+
+/** log sigmoid(|v|) = log max(s, 1 - s) from s = sigmoid(v): in [log 1/2, 0], no underflow. */
+function logSigmoidAbs(g: Graph, s: string): string {
+  return g.op('Log', [g.op('Max', [s, g.op('Sub', [g.scalar(1), s])])]);
 }
 
 /**
@@ -89,8 +94,7 @@ export function logPriorOverPosterior(g: Graph, z: string, mu: string, logvar: s
 export function logisticTerms(g: Graph, x: string, loc: string, raw: string, gradient: boolean): { logPx: string; dLoc?: string; dRaw?: string } {
   const c = (v: number) => g.scalar(v);
   const op = (type: string, ...inputs: string[]) => g.op(type, inputs);
-  const logSigmoidAbs = (sig: string) => op('Log', op('Max', sig, op('Sub', c(1), sig))); // log sigmoid(|v|)
-  const softplus = (v: string, sig: string) => op('Sub', op('Relu', v), logSigmoidAbs(sig));
+  const softplus = (v: string, sig: string) => op('Sub', op('Relu', v), logSigmoidAbs(g, sig));
   const s = op('Max', raw, c(MIN_LOG_SCALE));
   const invS = op('Exp', op('Neg', s));
   const centred = op('Sub', x, loc);

@@ -1,0 +1,74 @@
+/**
+ * The discretised logistic's per-pixel terms in the CPU engine's graphs (src/engine/onnx/terms.ts)
+ * against the tfjs likelihood they stand for: log p and its derivatives by the location and the
+ * raw log-scale, from tfjs's autograd on the cpu backend, pixel by pixel at hand-picked points
+ * in each kind of bin (both ends, wide and narrow bins, a wide scale, the log-scale floor).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../../../src/tf.js';
+import { logistic } from '../../../src/model/likelihoods/logistic.js';
+import { Graph } from '../../../src/engine/onnx/graph.js';
+import { logisticTerms } from '../../../src/engine/onnx/terms.js';
+import { createSession, loadOrt } from '../../../src/engine/onnx/engine.js';
+import { useCpu } from '../../support/helpers.js';
+
+before(useCpu);
+
+let skip: string | false = false;
+try {
+  await loadOrt();
+} catch (err) {
+  skip = (err as Error).message;
+}
+
+/** [x, location, raw log-scale, the bin's kind] */
+const POINTS: [number, number, number, 'end' | 'wide' | 'narrow'][] = [
+  [0, 0.3, Math.log(0.1), 'end'],
+  [0, -0.2, -7.5, 'end'], // below the floor: no gradient into the raw log-scale
+  [1, 0.6, -1, 'end'],
+  [1, 1.3, -7, 'end'], // at the floor: the gradient passes
+  [128 / 255, 0.48, Math.log(0.05), 'wide'],
+  [128 / 255, 0.5, -8, 'wide'],
+  [51 / 255, 0.201, 3, 'wide'], // a wide scale: 1 - e^-a for a of 2e-4
+  [230 / 255, 0.05, Math.log(0.02), 'narrow'],
+  [77 / 255, 0.9, -3, 'narrow'],
+  [20 / 255, 0.7, Math.log(0.03), 'narrow'],
+];
+
+test("the engine's logistic terms equal tfjs's log p and autograd, bin by bin", { skip }, async () => {
+  const N = POINTS.length;
+  const [xs, locs, raws] = [0, 1, 2].map((k) => Float32Array.from(POINTS, (p) => p[k] as number));
+  // tfjs: one pixel per row, so each row's log p is the pixel's and the gradients are per pixel
+  const x = tf.tensor2d(xs, [N, 1]);
+  const f = (loc: tf.Tensor, raw: tf.Tensor) => tf.sum(logistic.logProb(x, tf.concat([loc, raw], 1)));
+  const refLogP = await logistic.logProb(x, tf.concat([tf.tensor2d(locs, [N, 1]), tf.tensor2d(raws, [N, 1])], 1)).data();
+  const [gLoc, gRaw] = tf.grads(f)([tf.tensor2d(locs, [N, 1]), tf.tensor2d(raws, [N, 1])]);
+  const [refLoc, refRaw] = [await gLoc.data(), await gRaw.data()];
+
+  const g = new Graph();
+  const inputs = ['x', 'loc', 'raw'].map((name) => g.input(name, [N]));
+  const t = logisticTerms(g, inputs[0], inputs[1], inputs[2], true);
+  g.outputAs(t.logPx, 'logPx', [N]);
+  g.outputAs(t.dLoc!, 'dLoc', [N]);
+  g.outputAs(t.dRaw!, 'dRaw', [N]);
+  const ort = await loadOrt();
+  const session = await createSession(ort, g.encode('logistic-terms'), 1);
+  const out = await session.run({ x: new ort.Tensor('float32', xs, [N]), loc: new ort.Tensor('float32', locs, [N]), raw: new ort.Tensor('float32', raws, [N]) });
+  await session.release();
+  const [logP, dLoc, dRaw] = ['logPx', 'dLoc', 'dRaw'].map((k) => out[k].data as Float32Array);
+
+  const close = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
+  POINTS.forEach(([px, , raw, kind], i) => {
+    const at = `x ${px.toFixed(3)}, loc ${locs[i]}, raw ${raw.toFixed(2)} (${kind})`;
+    // a narrow bin's mass is below 1e-5 (density x width there), a wide one's above
+    if (kind === 'wide') assert.ok(refLogP[i] > Math.log(1e-5), `${at}: a wide bin (${refLogP[i]})`);
+    if (kind === 'narrow') assert.ok(refLogP[i] < Math.log(1e-5), `${at}: a narrow bin (${refLogP[i]})`);
+    assert.ok(close(logP[i], refLogP[i], 1e-5), `${at}: log p ${logP[i]}, tfjs ${refLogP[i]}`);
+    assert.ok(close(dLoc[i], refLoc[i], 1e-4), `${at}: d/d loc ${dLoc[i]}, tfjs ${refLoc[i]}`);
+    assert.ok(close(dRaw[i], refRaw[i], 1e-4), `${at}: d/d raw ${dRaw[i]}, tfjs ${refRaw[i]}`);
+  });
+  assert.ok(refRaw[1] === 0 && dRaw[1] === 0, 'below the floor no gradient reaches the raw log-scale');
+  assert.notEqual(refRaw[3], 0, 'at the floor it does');
+  tf.dispose([x, gLoc, gRaw]);
+});
