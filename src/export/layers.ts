@@ -7,7 +7,7 @@
 import { tf, tfl, type SymbolicTensor, type Tensor } from '../tf.js';
 import { VaeError } from '../errors.js';
 import type { Activation, Vae } from '../model/vae.js';
-import { BN_EPSILON } from '../model/vae.js';
+import { BN_EPSILON, LEAKY_ALPHA } from '../model/vae.js';
 
 /** What LayerPlan needs of a tfjs layer. */
 interface Layer {
@@ -50,9 +50,6 @@ export class LayerPlan {
     this.temporaries.length = 0;
   }
 }
-
-/** The leaky ReLU's negative slope in src/model/vae.ts. */
-const LEAKY_ALPHA = 0.2;
 
 /** The hidden activation as a separate layer (or nothing for 'linear'). */
 export function activation(plan: LayerPlan, x: SymbolicTensor, act: Activation, name: string): SymbolicTensor {

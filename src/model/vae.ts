@@ -204,7 +204,8 @@ const FUSED: Record<Activation, 'relu' | 'elu' | 'leakyrelu' | null> = {
   leaky_relu: 'leakyrelu',
   tanh: null,
 };
-const LEAKY_ALPHA = 0.2;
+/** The hidden layers' leaky ReLU slope. */
+export const LEAKY_ALPHA = 0.2;
 
 function activate(x: Tensor, act: Activation): Tensor {
   switch (act) {

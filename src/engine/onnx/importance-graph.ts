@@ -62,8 +62,7 @@ export function buildImportanceGraph(spec: VaeSpec): ImportanceGraph {
     const { logSigmoidAbs } = bernoulliTerms(g, out);
     logPx = g.op('Sub', [xl, rowSum(g.op('Sub', [g.op('Relu', [out]), logSigmoidAbs]))]);
   } else if (spec.likelihood === 'logistic') {
-    const columns = (from: number) => g.op('Slice', [out, g.ints([from]), g.ints([from + D]), g.ints([2])]);
-    logPx = rowSum(logisticTerms(g, g.op('Unsqueeze', [x, g.ints([1])]), columns(0), columns(D), false).logPx);
+    logPx = rowSum(logisticTerms(g, g.op('Unsqueeze', [x, g.ints([1])]), out, D, 2, false).logPx);
   } else {
     logPx = rowSum(gaussianTerms(g, spec, P, g.op('Unsqueeze', [x, g.ints([1])]), out).logPx);
   }

@@ -126,8 +126,7 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     dOut = g.op('Mul', [g.op('Sub', [s, xs]), invB]);
   } else if (spec.likelihood === 'logistic') {
     // the discretised logistic: the output is [locations (D), raw log-scales (D)] per row
-    const columns = (from: number) => g.op('Slice', [out, g.ints([from]), g.ints([from + D]), g.ints([1])]);
-    const t = logisticTerms(g, xs, columns(0), columns(D), true);
+    const t = logisticTerms(g, xs, out, D, 1, true);
     logPx = t.logPx;
     dOut = g.op('Mul', [g.op('Concat', [t.dLoc!, t.dRaw!], { axis: 1 }), negInvB]);
   } else {

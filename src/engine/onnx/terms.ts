@@ -5,11 +5,8 @@
  */
 import { LOG_SIGMA_RANGE } from '../../model/likelihoods/gaussian.js';
 import { HALF_BIN, MIN_LOG_SCALE, WIDE_BIN } from '../../model/likelihoods/logistic.js';
-import type { Activation, VaeSpec } from '../../model/vae.js';
+import { LEAKY_ALPHA, type Activation, type VaeSpec } from '../../model/vae.js';
 import type { Graph } from './graph.js';
-
-/** The hidden layers' leaky ReLU slope (src/model/vae.ts). */
-export const LEAKY_ALPHA = 0.2;
 
 export const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -76,8 +73,8 @@ export function logPriorOverPosterior(g: Graph, z: string, mu: string, logvar: s
 }
 
 /**
- * The discretised logistic's per-pixel log p for x and the decoder's location and raw log-scale
- * (broadcast against each other), as logistic.logProb computes it, and with `gradient` its
+ * The discretised logistic's per-pixel log p for x and the decoder's output `out` (D locations,
+ * then D raw log-scales, along `axis`; x broadcast against each half), as logistic.logProb computes it, and with `gradient` its
  * derivatives by the location and the raw log-scale. With s = max(raw, MIN_LOG_SCALE),
  * c = x - loc, p = (c + h) / e^s, m = (c - h) / e^s, q = c / e^s, a = 2 h / e^s (h half a bin):
  *
@@ -91,8 +88,10 @@ export function logPriorOverPosterior(g: Graph, z: string, mu: string, logvar: s
  * argument there). ONNX has no expm1: 1 - e^-a = 2 e^(-a/2) sinh(a/2) and e^a - 1 = 2 e^(a/2)
  * sinh(a/2), exact for the small a of wide scales.
  */
-export function logisticTerms(g: Graph, x: string, loc: string, raw: string, gradient: boolean): { logPx: string; dLoc?: string; dRaw?: string } {
+export function logisticTerms(g: Graph, x: string, out: string, D: number, axis: number, gradient: boolean): { logPx: string; dLoc?: string; dRaw?: string } {
   const c = (v: number) => g.scalar(v);
+  // the decoder's output along `axis`: D locations, then D raw log-scales
+  const [loc, raw] = [0, D].map((from) => g.op('Slice', [out, g.ints([from]), g.ints([from + D]), g.ints([axis])]));
   const op = (type: string, ...inputs: string[]) => g.op(type, inputs);
   const softplus = (v: string, sig: string) => op('Sub', op('Relu', v), logSigmoidAbs(g, sig));
   const s = op('Max', raw, c(MIN_LOG_SCALE));

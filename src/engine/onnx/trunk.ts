@@ -18,9 +18,9 @@
  *
  * and a transposed convolution is the adjoint of the same convolution read the other way round.
  */
-import { activate, LEAKY_ALPHA } from './terms.js';
+import { activate } from './terms.js';
 import { axisPlan, type AxisPlan } from '../../model/conv-ops.js';
-import { BN_EPSILON, type Activation } from '../../model/vae.js';
+import { BN_EPSILON, LEAKY_ALPHA, type Activation } from '../../model/vae.js';
 import type { Graph } from './graph.js';
 
 export interface Layer {

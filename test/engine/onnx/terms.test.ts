@@ -12,15 +12,11 @@ import { Graph } from '../../../src/engine/onnx/graph.js';
 import { logisticTerms } from '../../../src/engine/onnx/terms.js';
 import { createSession, loadOrt } from '../../../src/engine/onnx/engine.js';
 import { useCpu } from '../../support/helpers.js';
+import { skipWithoutOrt } from '../../support/ort.js';
 
 before(useCpu);
 
-let skip: string | false = false;
-try {
-  await loadOrt();
-} catch (err) {
-  skip = (err as Error).message;
-}
+const skip = await skipWithoutOrt();
 
 /** [x, location, raw log-scale, the bin's kind] */
 const POINTS: [number, number, number, 'end' | 'wide' | 'narrow'][] = [
@@ -48,7 +44,8 @@ test("the engine's logistic terms equal tfjs's log p and autograd, bin by bin", 
 
   const g = new Graph();
   const inputs = ['x', 'loc', 'raw'].map((name) => g.input(name, [N]));
-  const t = logisticTerms(g, inputs[0], inputs[1], inputs[2], true);
+  // the decoder's layout: N locations, then N raw log-scales
+  const t = logisticTerms(g, inputs[0], g.op('Concat', [inputs[1], inputs[2]], { axis: 0 }), N, 0, true);
   g.outputAs(t.logPx, 'logPx', [N]);
   g.outputAs(t.dLoc!, 'dLoc', [N]);
   g.outputAs(t.dRaw!, 'dRaw', [N]);
