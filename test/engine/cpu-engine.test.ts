@@ -20,14 +20,10 @@ import { createVaeForConfig } from '../../src/train/model-from-config.js';
 import { makeVaeTask } from '../../src/train/vae-step.js';
 import { makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
 import { engineUnsupported } from '../../src/engine/onnx/network.js';
-import { CpuEngine, EngineUnavailable, loadOrt } from '../../src/engine/onnx/engine.js';
+import { CpuEngine, EngineUnavailable } from '../../src/engine/onnx/engine.js';
+import { skipWithoutOrt } from '../support/ort.js';
 
-let skip: string | false = false;
-try {
-  await loadOrt();
-} catch (err) {
-  skip = (err as Error).message;
-}
+const skip = await skipWithoutOrt();
 
 interface Case {
   model?: Partial<Config['model']>;

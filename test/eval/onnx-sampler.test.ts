@@ -10,20 +10,15 @@ import assert from 'node:assert/strict';
 import { tf } from '../../src/tf.js';
 import { evaluateSplit } from '../../src/eval/elbo.js';
 import { engineSamplerFor, OnnxSampler } from '../../src/eval/onnx-sampler.js';
-import { loadOrt } from '../../src/engine/onnx/engine.js';
 import { createVae, type Vae, type VaeSpec } from '../../src/model/vae.js';
 import { Rng } from '../../src/random.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import { binaryData, useCpu } from '../support/helpers.js';
+import { skipWithoutOrt } from '../support/ort.js';
 
 before(useCpu);
 
-let skip: string | false = false;
-try {
-  await loadOrt();
-} catch (err) {
-  skip = (err as Error).message;
-}
+const skip = await skipWithoutOrt();
 
 const BASE: VaeSpec = { arch: 'mlp', inputDim: 30, inputShape: [5, 6, 1], hidden: [12], latentDim: 3, activation: 'relu', likelihood: 'bernoulli' };
 const set: ImageSet = { images: binaryData(23, 30, 5), labels: null, n: 23, shape: [5, 6, 1] };

@@ -11,14 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BIN, runMetrics, runVae } from '../support/bin.js';
-import { loadOrt } from '../../src/engine/onnx/engine.js';
+import { skipWithoutOrt } from '../support/ort.js';
 
-let skip: string | false = false;
-try {
-  await loadOrt();
-} catch (err) {
-  skip = (err as Error).message;
-}
+const skip = await skipWithoutOrt();
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-engine-resume-'));
 const SMALL = ['--backend', 'wasm', '--set', 'data.limit=2048', '--set', 'data.validation=200', '--set', 'model.hidden=[64]', '--set', 'model.latentDim=4', '--set', 'train.batchSize=16'];
