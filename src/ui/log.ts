@@ -84,9 +84,11 @@ export class Log {
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec)) return '?';
-  if (sec < 60) return `${sec.toFixed(sec < 10 ? 1 : 0)}s`;
-  const m = Math.floor(sec / 60);
-  const s = Math.round(sec % 60);
-  if (m < 60) return `${m}m${String(s).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  if (sec < 59.5) return `${sec.toFixed(sec < 9.95 ? 1 : 0)}s`;
+  // whole seconds first, so that 179.6 s reads 3m00s, not 2m60s
+  const whole = Math.round(sec);
+  const m = Math.floor(whole / 60);
+  if (m < 60) return `${m}m${String(whole % 60).padStart(2, '0')}s`;
+  const minutes = Math.round(sec / 60);
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }

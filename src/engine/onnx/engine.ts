@@ -134,7 +134,7 @@ export class CpuEngine {
       this.outputs[`g${i}`] = new ort.Tensor('float32', this.arena.view('g', this.offsets[i], p.size), p.shape);
     });
     this.statsBuf = new Float32Array(graph.stats.length);
-    this.outputs.stats = new ort.Tensor('float32', this.statsBuf, [graph.stats.length]);
+    graph.stats.forEach((_, i) => (this.outputs[`stat${i}`] = new ort.Tensor('float32', this.statsBuf.subarray(i, i + 1), [])));
     this.scalarTensors = Object.fromEntries(STEP_SCALARS.map((s) => [s, new ort.Tensor('float32', new Float32Array(1), [])]));
     this.norms = graph.batchNorm.map(({ channels }, i) => {
       const n = { mean: new Float32Array(channels), variance: new Float32Array(channels), count: new Float32Array(1), runningMean: new Float32Array(channels), runningVar: new Float32Array(channels).fill(1) };

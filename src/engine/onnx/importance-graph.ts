@@ -17,7 +17,7 @@
 import { expectedShapes, type VaeSpec } from '../../model/vae.js';
 import { likelihoodKind } from '../../model/likelihoods/registry.js';
 import { Graph } from './graph.js';
-import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './terms.js';
+import { gaussianTerms, logisticTerms, logPriorOverPosterior, sumLogSigmoidAbs } from './terms.js';
 import { decoderLayers, engineUnsupported } from './network.js';
 import { Trunk } from './trunk.js';
 
@@ -59,8 +59,7 @@ export function buildImportanceGraph(spec: VaeSpec): ImportanceGraph {
   let logPx: string;
   if (spec.likelihood === 'bernoulli') {
     const xl = g.op('Squeeze', [g.op('MatMul', [out, g.op('Unsqueeze', [x, g.ints([2])])]), g.ints([2])]); // [G, k]
-    const { logSigmoidAbs } = bernoulliTerms(g, out);
-    logPx = g.op('Sub', [xl, rowSum(g.op('Sub', [g.op('Relu', [out]), logSigmoidAbs]))]);
+    logPx = g.op('Add', [g.op('Sub', [xl, rowSum(g.op('Relu', [out]))]), sumLogSigmoidAbs(g, out, 3, D)]);
   } else if (spec.likelihood === 'logistic') {
     logPx = rowSum(logisticTerms(g, g.op('Unsqueeze', [x, g.ints([1])]), out, D, 2, false).logPx);
   } else {

@@ -26,15 +26,15 @@
  *
  * Inputs: x [batch, D], eps [batch, J] (IWAE: [k batch, J], row i batch + b for draw i of
  * example b, as the tfjs objective orders them), the step's scalars (STEP_SCALARS), and per
- * trainable parameter `p<i>` (in expectedShapes' order). Outputs: `stats` (recon, kl,
- * klWeighted, bound, then gradNorm with clipping, then a non-finite flag with
- * train.skipNonFinite), `g<i>`, the gradient of the loss for each parameter, and each batch-norm
+ * trainable parameter `p<i>` (in expectedShapes' order). Outputs: `stat<i>`, one scalar per
+ * statistic (recon, kl, klWeighted, bound, then gradNorm with clipping, then a non-finite flag
+ * with train.skipNonFinite), `g<i>`, the gradient of the loss for each parameter, and each batch-norm
  * layer's batch moments (StepGraph.batchNorm), which the engine folds into the running averages.
  * The batch size is symbolic, so an epoch's short last batch runs on the same session.
  */
 import { expectedShapes, isBuffer, LOGVAR_RANGE, type VaeSpec } from '../../model/vae.js';
 import { Graph } from './graph.js';
-import { bernoulliTerms, gaussianTerms, logisticTerms, logPriorOverPosterior } from './terms.js';
+import { gaussianTerms, logisticTerms, logPriorOverPosterior, sumLogSigmoidAbs } from './terms.js';
 import { decoderLayers, encoderLayers, engineUnsupported } from './network.js';
 import { backward, Trunk } from './trunk.js';
 
@@ -63,7 +63,7 @@ export interface StepGraph {
    * moments per channel) and bnCount<i> (the values each is over), for the running averages
    */
   batchNorm: { layer: string; channels: number }[];
-  /** the stats output's columns */
+  /** the statistics, outputs stat0, stat1, ... in this order */
   stats: string[];
   nodes: number;
 }
@@ -114,26 +114,27 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   const decoder = decoderLayers(trunk, spec, z);
   const out = decoder[decoder.length - 1].output;
 
-  // ---- log p(x|z) per pixel, and d loss / d output
+  // ---- log p(x|z) summed over each row's pixels, and d loss / d output
   const negInvB = g.op('Neg', [invB]);
-  let logPx: string;
+  const rowSum = (t: string) => g.op('ReduceSum', [t, g.ints([1])], { keepdims: 0 });
+  let logPxRows: string;
   let dOut: string;
   let sigmaGrad: (() => void) | null = null;
   if (spec.likelihood === 'bernoulli') {
     // x l - softplus(l), as bernoulli.logProb; d/dl = x - sigmoid(l)
-    const { s, logSigmoidAbs } = bernoulliTerms(g, out);
-    logPx = g.op('Add', [g.op('Sub', [g.op('Mul', [xs, out]), g.op('Relu', [out])]), logSigmoidAbs]);
+    const s = g.op('Sigmoid', [out]);
+    logPxRows = g.op('Add', [rowSum(g.op('Sub', [g.op('Mul', [xs, out]), g.op('Relu', [out])])), sumLogSigmoidAbs(g, out, 2, D, s)]);
     dOut = g.op('Mul', [g.op('Sub', [s, xs]), invB]);
   } else if (spec.likelihood === 'logistic') {
     // the discretised logistic: the output is [locations (D), raw log-scales (D)] per row
     const t = logisticTerms(g, xs, out, D, 1, true);
-    logPx = t.logPx;
+    logPxRows = rowSum(t.logPx);
     dOut = g.op('Mul', [g.op('Concat', [t.dLoc!, t.dRaw!], { axis: 1 }), negInvB]);
   } else {
     // -1/2 ((x - m)^2 / sigma^2 + 2 log sigma + log 2 pi), as gaussianLogProb
     const gaussian = gaussianTerms(g, spec, P, xs, out);
     const { range, invSigma, zt, zt2 } = gaussian;
-    logPx = gaussian.logPx;
+    logPxRows = rowSum(gaussian.logPx);
     dOut = g.op('Mul', [g.op('Mul', [zt, invSigma]), negInvB]);
     if (range) {
       // d log p / d log sigma = (x - m)^2 / sigma^2 - 1 per pixel (each row weighted as its
@@ -165,20 +166,19 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
   /** each decoder row's weight in the loss: 1 for the ELBO, IWAE's normalised weight alpha_kb */
   let rowWeight: string | null = null;
   if (!iw) {
-    recon = g.op('Mul', [sumAll(logPx), invB]);
+    recon = g.op('Mul', [sumAll(logPxRows), invB]);
     bound = g.op('Sub', [recon, klWeighted]);
   } else {
     // log w_kb = log p(x|z_kb) + w (log p(z_kb) - log q(z_kb|x)), the two normals as logStdNormal
     // and logNormalDiag write them; L_k = mean_b logsumexp_k log w_kb - log k
-    const rowSum = (t: string) => g.op('ReduceSum', [t, g.ints([1])], { keepdims: 0 });
     const byK = (t: string) => g.op('Reshape', [t, g.ints([K, -1])]);
-    const logW = g.op('Add', [byK(rowSum(logPx)), g.op('Mul', [byK(logPriorOverPosterior(g, z, muR, logvarR)), klWeight])]);
+    const logW = g.op('Add', [byK(logPxRows), g.op('Mul', [byK(logPriorOverPosterior(g, z, muR, logvarR)), klWeight])]);
     const top = g.op('ReduceMax', [logW], { axes: [0], keepdims: 1 });
     const e = g.op('Exp', [g.op('Sub', [logW, top])]);
     const total = g.op('ReduceSum', [e, g.ints([0])], { keepdims: 1 });
     const lse = g.op('Add', [g.op('Log', [total]), top]);
     bound = g.op('Sub', [g.op('Mul', [sumAll(lse), invB]), c(Math.log(K))]);
-    recon = g.op('Mul', [sumAll(logPx), g.op('Mul', [invB, c(1 / K)])]);
+    recon = g.op('Mul', [sumAll(logPxRows), g.op('Mul', [invB, c(1 / K)])]);
     // d loss / d log w_kb = -alpha_kb / B
     rowWeight = g.op('Reshape', [g.op('Div', [e, total]), g.ints([-1, 1])]);
   }
@@ -240,7 +240,8 @@ export function buildStepGraph(o: StepGraphOptions): StepGraph {
     statValues.push(g.op('Cast', [g.op('IsNaN', [probe])], { to: 1 }));
     stats.push('nonFinite');
   }
-  g.output('stats', [stats.length], 'Concat', statValues.map((s) => g.op('Unsqueeze', [s, g.ints([0])])), { axis: 0 });
+  // one scalar output per statistic: onnxruntime writes each straight into the engine's array
+  statValues.forEach((v, i) => g.outputAs(v, `stat${i}`, []));
   params.forEach((p, i) => g.outputAs(grad(p.name), `g${i}`, p.shape));
   const batchNorm = trunk.moments.map((m, i) => {
     const channels = params.find((p) => p.name === `${m.layer}.bn.gamma`)!.size;

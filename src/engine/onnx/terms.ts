@@ -24,15 +24,34 @@ export function activate(g: Graph, pre: string, act: Activation): string {
   }
 }
 
+/** The most pixels of one product in sumLogSigmoidAbs: 112 values in [1/2, 1] multiply to at least 2^-112, a normal float32. */
+const MAX_PRODUCT = 112;
+
+/** The pixels per product for rows of D: the largest divisor of D up to MAX_PRODUCT. */
+function productGroup(D: number): number {
+  for (let n = Math.min(D, MAX_PRODUCT); n > 1; n--) if (D % n === 0) return n;
+  return 1;
+}
+
 /**
- * The Bernoulli's sigmoid s = sigmoid(l) and log sigmoid(|l|) = log max(s, 1 - s), so that
- * log p(x|l) = x l - relu(l) + log sigmoid(|l|) (x l - softplus(l), as bernoulli.logProb):
- * max(s, 1 - s) lies in [1/2, 1], so its log is exact to float32's absolute rounding however wrong
- * a pixel is (onnxruntime's own Softplus is a scalar loop, the costliest node of a step).
+ * The sum over the last axis (D pixels) of log sigmoid(|l|) = log max(s, 1 - s), s = sigmoid(l):
+ * the Bernoulli's log p(x|l) = x l - relu(l) + log sigmoid(|l|) (x l - softplus(l), as
+ * bernoulli.logProb; onnxruntime's own Softplus is a scalar loop, the costliest node there could
+ * be). max(s, 1 - s) lies in [1/2, 1], so its log is exact to float32's absolute rounding however
+ * wrong a pixel is, and a product of up to 112 of them stays a normal float32: the logs are taken
+ * of products of groups of pixels (one Log per group instead of per pixel; the Log is onnxruntime's
+ * slowest elementwise node, five times an Add), the product's rounding a few 1e-6 of a nat per
+ * group. `s`: sigmoid(l) where the caller has it (the gradient needs it), else sigmoid(|l|) is
+ * taken directly. l has `rank` axes, the last of D pixels; the result has the others.
  */
-export function bernoulliTerms(g: Graph, logits: string): { s: string; logSigmoidAbs: string } {
-  const s = g.op('Sigmoid', [logits]);
-  return { s, logSigmoidAbs: logSigmoidAbs(g, s) };
+export function sumLogSigmoidAbs(g: Graph, l: string, rank: number, D: number, s?: string): string {
+  const m = s ? g.op('Max', [s, g.op('Sub', [g.scalar(1), s])]) : g.op('Sigmoid', [g.op('Abs', [l])]);
+  const n = productGroup(D);
+  const sumLast = (t: string) => g.op('ReduceSum', [t, g.ints([-1])], { keepdims: 0 });
+  if (n === 1) return sumLast(g.op('Log', [m]));
+  // [..., D] -> [..., D / n, n] (Reshape's 0 keeps that axis as it is)
+  const groups = g.op('Reshape', [m, g.ints([...Array<number>(rank - 1).fill(0), D / n, n])]);
+  return sumLast(g.op('Log', [g.op('ReduceProd', [groups], { axes: [-1], keepdims: 0 })]));
 }
 
 /** log sigmoid(|v|) = log max(s, 1 - s) from s = sigmoid(v): in [log 1/2, 0], no underflow. */
