@@ -33,3 +33,9 @@ test('binarize keeps a Box-Muller spare and a restored state', () => {
   assert.equal(a.normal(), b.normal(), 'the spare survives');
   assert.equal(a.normal(), b.normal());
 });
+
+test('binarize refuses a state Alea cannot be in (its integer loop would draw another stream)', () => {
+  const state = Rng.derive(5, 'x').state();
+  const bad = Rng.fromState({ ...state, alea: { ...state.alea, s1: state.alea.s1 + 2 ** -40 } });
+  assert.throws(() => bad.binarize(new Float32Array(4).fill(0.5)), /not a state of Alea/);
+});

@@ -17,12 +17,25 @@ export function leb(n: number): number[] {
   return out;
 }
 
+/** WebAssembly's signed LEB128 integer (exact for |n| below 2^53). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = ((n % 128) + 128) % 128;
+    n = Math.floor(n / 128);
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
+}
+
 const utf8 = (s: string) => [...leb(s.length), ...Buffer.from(s, 'utf8')];
 const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
 const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
 
 /** Value types */
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const F32 = 0x7d;
 export const F64 = 0x7c;
 export const V128 = 0x7b;
@@ -42,6 +55,11 @@ export const op = {
     if (!Number.isInteger(value) || value < 0 || value > 63) throw new Error(`i32 constant ${value}: below 64 only`);
     return [0x41, value];
   },
+  /** an i64 constant (an integer below 2^53 in magnitude) */
+  i64: (value: number) => {
+    if (!Number.isSafeInteger(value)) throw new Error(`i64 constant ${value}: a safe integer only`);
+    return [0x42, ...sleb(value)];
+  },
   f64: (value: number) => {
     const b = Buffer.alloc(8);
     b.writeDoubleLE(value);
@@ -58,6 +76,12 @@ export const op = {
   f64Add: [0xa0],
   f64Sub: [0xa1],
   f64Mul: [0xa2],
+  i64Add: [0x7c],
+  i64Mul: [0x7e],
+  i64And: [0x83],
+  i64ShrU: [0x88],
+  i64TruncF64U: [0xb1],
+  f64ConvertI64U: [0xba],
   f32ConvertI32U: [0xb3],
   f64PromoteF32: [0xbb],
   // SIMD: the 0xfd prefix, then the instruction's number in LEB128
