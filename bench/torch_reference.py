@@ -6,7 +6,10 @@ The MLP is the one configs/mnist.json trains: encoder 784-H...-(J mean, J log-va
 decoder J-...H-784 with ReLU hidden layers (or --activation); with --arch conv the one
 configs/mnist-conv.json trains: stride-2 convolutions with TensorFlow's SAME padding
 (--channels, --kernel), the dense layers, and the transposed convolutions back up to a bias per
-output pixel. Both with a Bernoulli likelihood on logits,
+output pixel (with --batch-norm, each hidden convolution and transpose without its bias, then
+batch norm on the batch's moments, as model.batchNorm trains it). Both with a Bernoulli
+likelihood on logits (or --likelihood logistic: the discretised logistic of
+src/model/likelihoods/logistic.ts, the decoder giving a location and a log-scale per pixel),
 the closed-form Gaussian KL (docs/maths.md), and the loss summed over pixels and latent
 dimensions and averaged over the batch; with --iw-samples k > 1 the IWAE bound L_k instead
 (k samples per example, as configs/mnist-iwae.json trains); Adam with learning rate 1e-3.
@@ -56,6 +59,8 @@ def parse_args():
     p.add_argument('--latent', type=int, default=20)
     p.add_argument('--activation', default='relu', choices=sorted(ACTIVATIONS), help='hidden layers\' activation')
     p.add_argument('--iw-samples', type=int, default=1, help='k > 1: train the IWAE bound L_k')
+    p.add_argument('--likelihood', default='bernoulli', choices=['bernoulli', 'logistic'], help='log p(x|z): Bernoulli on logits, or the discretised logistic (8-bit bins)')
+    p.add_argument('--batch-norm', action='store_true', help='conv: batch norm after each hidden convolution and transpose')
     p.add_argument('--epoch', action='store_true', help='also time one full shuffled epoch')
     p.add_argument('--images', required=True, help='MNIST training images (IDX file)')
     return p.parse_args()
@@ -81,11 +86,11 @@ def mlp(sizes, activation):
 
 
 class MlpVae(nn.Module):
-    def __init__(self, d, hidden, j, activation):
+    def __init__(self, d, hidden, j, activation, outputs_per_pixel=1):
         super().__init__()
         self.j = j
         self.encoder = mlp([d, *hidden, 2 * j], activation)
-        self.decoder = mlp([j, *reversed(hidden), d], activation)
+        self.decoder = mlp([j, *reversed(hidden), outputs_per_pixel * d], activation)
 
     def encode(self, x):
         return self.encoder(x).split(self.j, dim=1)
@@ -99,7 +104,7 @@ def same_padding(n, k, s=2):
 
 
 class ConvVae(nn.Module):
-    def __init__(self, hw, channels, k, hidden, j, activation):
+    def __init__(self, hw, channels, k, hidden, j, activation, outputs_per_pixel=1, batch_norm=False):
         super().__init__()
         self.j, self.k, self.hw = j, k, hw
         sizes = [hw]
@@ -110,17 +115,20 @@ class ConvVae(nn.Module):
         down = []
         for i, c in enumerate(channels):
             (_, bh, ah), (_, bw, aw) = (same_padding(n, k) for n in sizes[i])
-            down += [nn.ZeroPad2d((bw, aw, bh, ah)), nn.Conv2d(1 if i == 0 else channels[i - 1], c, k, stride=2), act()]
+            conv = nn.Conv2d(1 if i == 0 else channels[i - 1], c, k, stride=2, bias=not batch_norm)
+            down += [nn.ZeroPad2d((bw, aw, bh, ah)), conv, *([nn.BatchNorm2d(c, eps=1e-5, momentum=0.1)] if batch_norm else []), act()]
         flat = sizes[-1][0] * sizes[-1][1] * channels[-1]
         self.encoder = nn.Sequential(*down, nn.Flatten(), mlp([flat, *hidden, 2 * j], activation))
         self.project = nn.Sequential(mlp([j, *reversed(hidden), flat], activation), act())
         self.channels = channels
         self.up = nn.ModuleList()
+        self.norms = nn.ModuleList()
         for i in range(len(channels) - 1, -1, -1):
-            cout = 1 if i == 0 else channels[i - 1]
-            self.up.append(nn.ConvTranspose2d(channels[i], cout, k, stride=2, bias=i > 0))
+            cout = outputs_per_pixel if i == 0 else channels[i - 1]
+            self.up.append(nn.ConvTranspose2d(channels[i], cout, k, stride=2, bias=i > 0 and not batch_norm))
+            self.norms.append(nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1) if batch_norm and i > 0 else nn.Identity())
         self.act = act()
-        self.out_bias = nn.Parameter(torch.zeros(hw[0] * hw[1]))
+        self.out_bias = nn.Parameter(torch.zeros(outputs_per_pixel * hw[0] * hw[1]))
 
     def encode(self, x):
         return self.encoder(x.reshape(-1, 1, *self.hw)).split(self.j, dim=1)
@@ -135,28 +143,60 @@ class ConvVae(nn.Module):
             bh, bw = same_padding(H, self.k)[1], same_padding(W, self.k)[1]
             h = layer(h)[:, :, bh:bh + H, bw:bw + W]
             if i > 0:
-                h = self.act(h)
+                h = self.act(self.norms[n](h))
+        # one channel group per output per pixel, each flattened as vae flattens an image
         return h.reshape(h.shape[0], -1) + self.out_bias
 
 
-def elbo_loss(model, x):
+HALF_BIN = 0.5 / 255
+MIN_LOG_SCALE = -7.0
+WIDE_BIN = 1e-5
+
+
+def logistic_log_px(x, out):
+    """The discretised logistic's log p(x|z) per pixel (vae's logistic.logProb, term for term)."""
+    loc, raw = out.chunk(2, dim=-1)
+    log_scale = torch.clamp(raw, min=MIN_LOG_SCALE)
+    inv_s = torch.exp(-log_scale)
+    centred = x - loc
+    plus_in = inv_s * (centred + HALF_BIN)
+    min_in = inv_s * (centred - HALF_BIN)
+    log_cdf_plus = plus_in - F.softplus(plus_in)
+    log_one_minus_cdf_min = -F.softplus(min_in)
+    cdf_delta = torch.sigmoid(plus_in) * torch.sigmoid(-min_in) * -torch.expm1(inv_s * (-2 * HALF_BIN))
+    mid_in = inv_s * centred
+    log_pdf_mid = mid_in - log_scale - 2 * F.softplus(mid_in)
+    log_mid = torch.where(cdf_delta > WIDE_BIN, torch.log(torch.clamp(cdf_delta, min=1e-12)), log_pdf_mid - math.log(255))
+    return torch.where(x < HALF_BIN, log_cdf_plus, torch.where(x > 1 - HALF_BIN, log_one_minus_cdf_min, log_mid))
+
+
+def log_px(likelihood, x, out):
+    """log p(x|z) summed over the pixels (the last axis)."""
+    if likelihood == 'logistic':
+        return logistic_log_px(x, out).sum(-1)
+    return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction='none').sum(-1)
+
+
+def elbo_loss(model, x, likelihood):
     mu, logvar = model.encode(x)
     z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-    recon = F.binary_cross_entropy_with_logits(model.decoder(z), x, reduction='sum')
+    out = model.decoder(z)
+    # (the Bernoulli as one fused sum, as PyTorch's VAE example writes it)
+    recon = F.binary_cross_entropy_with_logits(out, x, reduction='sum') if likelihood == 'bernoulli' else -log_px(likelihood, x, out).sum()
     kl = -0.5 * torch.sum(1 + logvar - mu * mu - logvar.exp())
     return (recon + kl) / x.shape[0]
 
 
-def iwae_loss(model, x, k):
+def iwae_loss(model, x, k, likelihood):
     """-L_k averaged over the batch: log w = log p(x|z) + log p(z) - log q(z|x), z ~ q, k per example."""
     mu, logvar = model.encode(x)
     eps = torch.randn((k, *mu.shape), device=x.device)
     z = mu + eps * torch.exp(0.5 * logvar)
-    logits = model.decoder(z.reshape(-1, model.j)).reshape(k, x.shape[0], -1)
-    log_px = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction='none').sum(-1)
+    out = model.decoder(z.reshape(-1, model.j)).reshape(k, x.shape[0], -1)
+    lp = log_px(likelihood, x, out)
     # log p(z) - log q(z|x); the 2 pi terms cancel
     log_ratio = (-0.5 * z * z + 0.5 * eps * eps + 0.5 * logvar).sum(-1)
-    bound = torch.logsumexp(log_px + log_ratio, 0) - math.log(k)
+    bound = torch.logsumexp(lp + log_ratio, 0) - math.log(k)
     return -bound.mean()
 
 
@@ -173,15 +213,18 @@ def main():
     n, d = x_all.shape
     b = a.batch
     hidden = [int(h) for h in a.hidden.split(',') if h]
+    outputs = 2 if a.likelihood == 'logistic' else 1
     if a.arch == 'conv':
         channels = [int(c) for c in a.channels.split(',') if c]
-        model = ConvVae(hw, channels, a.kernel, hidden, a.latent, a.activation).to(a.device)
+        model = ConvVae(hw, channels, a.kernel, hidden, a.latent, a.activation, outputs, a.batch_norm).to(a.device)
     else:
-        model = MlpVae(d, hidden, a.latent, a.activation).to(a.device)
+        if a.batch_norm:
+            sys.exit('--batch-norm is for --arch conv (vae normalises convolutions only)')
+        model = MlpVae(d, hidden, a.latent, a.activation, outputs).to(a.device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(x):
-        loss = elbo_loss(model, x) if a.iw_samples == 1 else iwae_loss(model, x, a.iw_samples)
+        loss = elbo_loss(model, x, a.likelihood) if a.iw_samples == 1 else iwae_loss(model, x, a.iw_samples, a.likelihood)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -207,6 +250,8 @@ def main():
         'arch': a.arch,
         'batch': b,
         'iw_samples': a.iw_samples,
+        'likelihood': a.likelihood,
+        'batch_norm': a.batch_norm,
         'ms_per_step': round(ms, 3),
         'examples_per_s': round(b * 1000 / ms),
         'loss': round(float(loss), 2),

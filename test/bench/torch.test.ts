@@ -17,8 +17,10 @@ test('referenceDifferences names what the PyTorch twin does not model', () => {
   const base = defaultConfig();
   assert.deepEqual(referenceDifferences(base), []);
   assert.deepEqual(referenceDifferences({ ...base, model: { ...base.model, arch: 'conv' } }), [], 'it models the conv VAE');
-  const cfg: Config = { ...base, model: { ...base.model, arch: 'conv', batchNorm: true, likelihood: 'logistic' }, train: { ...base.train, gradClip: 1 } };
-  assert.deepEqual(referenceDifferences(cfg), ['model.batchNorm', 'model.likelihood logistic', 'train.gradClip']);
+  const conv: Config = { ...base, model: { ...base.model, arch: 'conv', batchNorm: true, likelihood: 'logistic' } };
+  assert.deepEqual(referenceDifferences(conv), [], 'it models batch norm and the logistic');
+  const cfg: Config = { ...base, model: { ...base.model, likelihood: 'gaussian' }, train: { ...base.train, gradClip: 1 } };
+  assert.deepEqual(referenceDifferences(cfg), ['model.likelihood gaussian', 'train.gradClip']);
 });
 
 /** A stand-in Python that answers the version probe with `version` (POSIX shells only). */
@@ -78,6 +80,18 @@ test('vae bench --torch: IWAE in the reference too (the config\'s k, activation 
   const g = runVae(['bench', '--backend', 'cpu', '--steps', '1', '--warmup', '1', '--torch', '--torch-device', 'cpu', '--set', 'model.likelihood=gaussian', '--json'], { cwd: dir });
   assert.equal(g.code, 0, g.stderr);
   assert.match(g.stderr, /the PyTorch reference does not model this config's model.likelihood gaussian: the ratio compares different steps/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('vae bench --torch: batch norm and the logistic in the reference too', { skip }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-torch-'));
+  const r = runVae(['bench', '--config', 'mnist-conv.json', '--set', 'model.batchNorm=true', '--set', 'model.likelihood=logistic', '--set', 'data.binarize=none', '--set', 'model.convChannels=[4,8]', '--set', 'model.hidden=[16]', '--backend', 'cpu', '--steps', '1', '--warmup', '1', '--torch', '--torch-device', 'cpu', '--json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.toString());
+  assert.equal(out.torch.likelihood, 'logistic');
+  assert.equal(out.torch.batch_norm, true);
+  assert.ok(Number.isFinite(out.torch.loss) && out.torch.ms_per_step > 0);
+  assert.doesNotMatch(r.stderr, /does not model/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
