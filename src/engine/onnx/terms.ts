@@ -34,15 +34,16 @@ function productGroup(D: number): number {
 }
 
 /**
- * The sum over the last axis (D pixels) of log sigmoid(|l|) = log max(s, 1 - s), s = sigmoid(l):
- * the Bernoulli's log p(x|l) = x l - relu(l) + log sigmoid(|l|) (x l - softplus(l), as
- * bernoulli.logProb; onnxruntime's own Softplus is a scalar loop, the costliest node there could
- * be). max(s, 1 - s) lies in [1/2, 1], so its log is exact to float32's absolute rounding however
- * wrong a pixel is, and a product of up to 112 of them stays a normal float32: the logs are taken
- * of products of groups of pixels (one Log per group instead of per pixel; the Log is onnxruntime's
- * slowest elementwise node, five times an Add), the product's rounding a few 1e-6 of a nat per
- * group. `s`: sigmoid(l) where the caller has it (the gradient needs it), else sigmoid(|l|) is
- * taken directly. l has `rank` axes, the last of D pixels; the result has the others.
+ * The sum over the last axis (D pixels) of log sigmoid(|l|) = log max(s, 1 - s), s = sigmoid(l),
+ * for the Bernoulli's log p(x|l) = x l - relu(l) + log sigmoid(|l|) (x l - softplus(l), as
+ * bernoulli.logProb; onnxruntime's own Softplus is a scalar loop, slower than all of this).
+ * max(s, 1 - s) lies in [1/2, 1], so its log is exact to float32's absolute rounding however
+ * wrong a pixel is, and a product of up to 112 of them stays a normal float32: the logs are
+ * taken of products of groups of pixels, one Log per group instead of per pixel (the Log is
+ * onnxruntime's slowest elementwise node, three to five times an Add), the product's rounding a
+ * few 1e-6 of a nat per group. `s`: sigmoid(l) where the caller has it (the gradient needs it),
+ * else sigmoid(|l|) is taken directly. l has `rank` axes, the last of D pixels; the result has
+ * the others.
  */
 export function sumLogSigmoidAbs(g: Graph, l: string, rank: number, D: number, s?: string): string {
   const m = s ? g.op('Max', [s, g.op('Sub', [g.scalar(1), s])]) : g.op('Sigmoid', [g.op('Abs', [l])]);
