@@ -85,6 +85,9 @@ export function checkTorchDevice(python: string, device: string): void {
   }
 }
 
+/** The likelihoods bench/torch_reference.py models (its --likelihood choices). */
+const REFERENCE_LIKELIHOODS: readonly string[] = ['bernoulli', 'logistic'];
+
 /**
  * What the reference does not model in a config (it trains an MLP or a conv VAE, batch norm
  * included, on MNIST with a Bernoulli or discretised logistic likelihood, the ELBO or L_k, and
@@ -92,7 +95,7 @@ export function checkTorchDevice(python: string, device: string): void {
  */
 export function referenceDifferences(cfg: Config): string[] {
   const out: string[] = [];
-  if (!['bernoulli', 'logistic'].includes(cfg.model.likelihood)) out.push(`model.likelihood ${cfg.model.likelihood}`);
+  if (!REFERENCE_LIKELIHOODS.includes(cfg.model.likelihood)) out.push(`model.likelihood ${cfg.model.likelihood}`);
   if (cfg.data.dataset !== 'mnist' && cfg.data.dataset !== 'fashion-mnist') out.push(`data.dataset ${cfg.data.dataset} (it trains on MNIST)`);
   if (cfg.train.gradClip !== null) out.push('train.gradClip');
   if (cfg.train.freeBits > 0) out.push('train.freeBits');
@@ -129,7 +132,7 @@ export function runTorch(run: TorchRun, cfg: Config, epoch: boolean): TorchResul
     '--activation', cfg.model.activation,
     '--iw-samples', String(cfg.train.iwSamples),
     // (a likelihood the reference lacks runs as its Bernoulli; referenceDifferences warns of it)
-    '--likelihood', cfg.model.likelihood === 'logistic' ? 'logistic' : 'bernoulli',
+    '--likelihood', REFERENCE_LIKELIHOODS.includes(cfg.model.likelihood) ? cfg.model.likelihood : 'bernoulli',
     ...(cfg.model.arch === 'conv' && cfg.model.batchNorm ? ['--batch-norm'] : []),
     '--images', path.join(mnistDataDir(), 'train-images-idx3-ubyte'),
     ...(epoch ? ['--epoch'] : []),

@@ -46,7 +46,7 @@ function productGroup(D: number): number {
  * the others.
  */
 export function sumLogSigmoidAbs(g: Graph, l: string, rank: number, D: number, s?: string): string {
-  const m = s ? g.op('Max', [s, g.op('Sub', [g.scalar(1), s])]) : g.op('Sigmoid', [g.op('Abs', [l])]);
+  const m = s ? sigmoidAbs(g, s) : g.op('Sigmoid', [g.op('Abs', [l])]);
   const n = productGroup(D);
   const sumLast = (t: string) => g.op('ReduceSum', [t, g.ints([-1])], { keepdims: 0 });
   if (n === 1) return sumLast(g.op('Log', [m]));
@@ -55,9 +55,14 @@ export function sumLogSigmoidAbs(g: Graph, l: string, rank: number, D: number, s
   return sumLast(g.op('Log', [g.op('ReduceProd', [groups], { axes: [-1], keepdims: 0 })]));
 }
 
-/** log sigmoid(|v|) = log max(s, 1 - s) from s = sigmoid(v): in [log 1/2, 0], no underflow. */
+/** sigmoid(|v|) = max(s, 1 - s) from s = sigmoid(v): in [1/2, 1]. */
+function sigmoidAbs(g: Graph, s: string): string {
+  return g.op('Max', [s, g.op('Sub', [g.scalar(1), s])]);
+}
+
+/** log sigmoid(|v|) from s = sigmoid(v): in [log 1/2, 0], no underflow. */
 function logSigmoidAbs(g: Graph, s: string): string {
-  return g.op('Log', [g.op('Max', [s, g.op('Sub', [g.scalar(1), s])])]);
+  return g.op('Log', [sigmoidAbs(g, s)]);
 }
 
 /**
