@@ -19,6 +19,7 @@ import { registerExport } from './commands/export.js';
 import { registerExplore } from './commands/explore.js';
 import { checkSlips } from './commands/slips.js';
 import { registerSetup } from './commands/setup.js';
+import { tuneGcForTraining } from './util/gc-tuning.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -52,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   // Ctrl-C and SIGTERM stop any command (exit 130 / 143); training takes them over to save first.
   exitOnSignals();
+  tuneGcForTraining();
   const program = buildProgram();
   if (argv.length === 0) {
     // A bare `vae` is a usage error: the command list on stderr, exit 2.

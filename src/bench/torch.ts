@@ -3,6 +3,7 @@
  * and running it with the same model sizes and batch as the config being timed.
  */
 import { spawnSync } from 'node:child_process';
+import type { Launcher } from './launcher.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,10 +115,12 @@ export interface TorchRun {
   python: string;
   steps: number;
   device: string;
+  /** starts each run (outside the bench's own process: src/bench/launcher.ts) */
+  launcher: Launcher;
 }
 
 /** One timed run of the reference with the config's sizes (2 CPU threads on the CPU). */
-export function runTorch(run: TorchRun, cfg: Config, epoch: boolean): TorchResult {
+export async function runTorch(run: TorchRun, cfg: Config, epoch: boolean): Promise<TorchResult> {
   const threads = run.device === 'cpu' ? ['--threads', '2'] : [];
   const args = [
     run.script,
@@ -137,7 +140,7 @@ export function runTorch(run: TorchRun, cfg: Config, epoch: boolean): TorchResul
     '--images', path.join(mnistDataDir(), 'train-images-idx3-ubyte'),
     ...(epoch ? ['--epoch'] : []),
   ];
-  const r = spawnSync(run.python, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
+  const r = await run.launcher.run(run.python, args);
+  if (r.status !== 0) throw new VaeError(`the PyTorch reference failed: ${(r.stderr || r.error || '').trim().split('\n').pop()}`, { hint: 'check --python (it needs torch and numpy)' });
   return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<TorchResult, 'device'>), device: run.device };
 }

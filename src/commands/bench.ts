@@ -4,6 +4,7 @@ import { BACKEND_NAMES, selectBackend, probeBackends, parseBackendName } from '.
 import { enableGpuCounters } from '../backend/webgpu/counters.js';
 import { PROFILE_STEPS, prepareStepBench, type StepProfile } from '../bench/steps.js';
 import { median } from '../util/median.js';
+import { Launcher } from '../bench/launcher.js';
 import { checkTorchDevice, findPython, oldTorchWarning, referenceDifferences, runTorch, torchScript, type TorchResult, type TorchRun } from '../bench/torch.js';
 import { fmt, renderTable } from '../ui/table.js';
 import { collect, intArg, makeLog, writeStdout } from './options.js';
@@ -86,59 +87,66 @@ export function registerBench(program: Command): void {
       let torchRun: TorchRun | null = null;
       if (opts.torch) {
         const found = findPython(opts.python);
-        torchRun = { script: torchScript(opts.torch), python: found.python, steps: opts.steps, device: torchDevice(opts, names) };
-        checkTorchDevice(torchRun.python, torchRun.device);
-        log.info(`PyTorch reference: PyTorch ${found.version} (${torchRun.python}) running ${torchRun.script} on ${torchRun.device}`);
+        const script = torchScript(opts.torch);
+        const device = torchDevice(opts, names);
+        checkTorchDevice(found.python, device);
+        log.info(`PyTorch reference: PyTorch ${found.version} (${found.python}) running ${script} on ${device}`);
         const old = oldTorchWarning(found);
         if (old) log.warn(old);
         const differs = referenceDifferences(cfg);
         if (differs.length) log.warn(`the PyTorch reference does not model this config's ${differs.join(', ')}: the ratio compares different steps`);
+        // started now, while this process is small (closed in the finally below)
+        torchRun = { script, python: found.python, steps: opts.steps, device, launcher: Launcher.start() };
       }
       // count CPU-GPU traffic on webgpu (installed before Dawn loads; off in every other command)
       if (names.includes('webgpu')) enableGpuCounters();
       const rows: BenchRow[] = [];
       const ratios: { backend: string; ratio: number; runs: number[] }[] = [];
       const torchRuns: TorchResult[] = [];
-      for (const name of names) {
-        const report = await selectBackend(name);
-        log.status(`preparing ${report.name}: ${opts.warmup} warm-up steps at batch ${cfg.train.batchSize}`);
-        const bench = await prepareStepBench(report, cfg, opts.warmup, { tfjs: opts.tfjs ?? false, profile: opts.profile, say: (line) => log.info(line) });
-        const runs: number[] = [];
-        const paired: number[] = [];
-        for (let r = 0; r < opts.repeat; r++) {
-          log.status(`timing ${report.name}: ${opts.steps} steps (run ${r + 1} of ${opts.repeat})`);
-          runs.push(await bench.time(opts.steps));
-          if (torchRun) {
-            // right after, so both see the same machine load
-            log.status(`timing the PyTorch reference (run ${r + 1} of ${opts.repeat})`);
-            const t = runTorch(torchRun, cfg, false);
-            torchRuns.push(t);
-            paired.push(runs[r] / t.ms_per_step);
-          }
-        }
-        const ms = median(runs);
-        const row: BenchRow = { ...bench.info, msPerStep: ms, runs, examplesPerSec: (bench.info.batch / ms) * 1000 };
-        if (opts.epoch) {
-          log.status(`timing one epoch on ${report.name}`);
-          row.epochSeconds = await bench.epoch();
-        }
-        bench.dispose();
-        log.stopStatus();
-        rows.push(row);
-        if (torchRun) ratios.push({ backend: row.backend, ratio: median(paired), runs: paired });
-      }
       let torch: (TorchResult & { runs: number[] }) | null = null;
-      if (torchRun) {
-        let epochS: number | undefined;
-        if (opts.epoch) {
-          log.status('timing one epoch of the PyTorch reference');
-          const t = runTorch(torchRun, cfg, true);
-          torchRuns.push(t);
-          epochS = t.epoch_s;
+      try {
+        for (const name of names) {
+          const report = await selectBackend(name);
+          log.status(`preparing ${report.name}: ${opts.warmup} warm-up steps at batch ${cfg.train.batchSize}`);
+          const bench = await prepareStepBench(report, cfg, opts.warmup, { tfjs: opts.tfjs ?? false, profile: opts.profile, say: (line) => log.info(line) });
+          const runs: number[] = [];
+          const paired: number[] = [];
+          for (let r = 0; r < opts.repeat; r++) {
+            log.status(`timing ${report.name}: ${opts.steps} steps (run ${r + 1} of ${opts.repeat})`);
+            runs.push(await bench.time(opts.steps));
+            if (torchRun) {
+              // right after, so both see the same machine load
+              log.status(`timing the PyTorch reference (run ${r + 1} of ${opts.repeat})`);
+              const t = await runTorch(torchRun, cfg, false);
+              torchRuns.push(t);
+              paired.push(runs[r] / t.ms_per_step);
+            }
+          }
+          const ms = median(runs);
+          const row: BenchRow = { ...bench.info, msPerStep: ms, runs, examplesPerSec: (bench.info.batch / ms) * 1000 };
+          if (opts.epoch) {
+            log.status(`timing one epoch on ${report.name}`);
+            row.epochSeconds = await bench.epoch();
+          }
+          bench.dispose();
+          log.stopStatus();
+          rows.push(row);
+          if (torchRun) ratios.push({ backend: row.backend, ratio: median(paired), runs: paired });
         }
-        log.stopStatus();
-        const runs = torchRuns.map((t) => t.ms_per_step);
-        torch = { ...torchRuns[0], ms_per_step: median(runs), runs, epoch_s: epochS };
+        if (torchRun) {
+          let epochS: number | undefined;
+          if (opts.epoch) {
+            log.status('timing one epoch of the PyTorch reference');
+            const t = await runTorch(torchRun, cfg, true);
+            torchRuns.push(t);
+            epochS = t.epoch_s;
+          }
+          log.stopStatus();
+          const runs = torchRuns.map((t) => t.ms_per_step);
+          torch = { ...torchRuns[0], ms_per_step: median(runs), runs, epoch_s: epochS };
+        }
+      } finally {
+        torchRun?.launcher.close();
       }
       if (opts.json) {
         await writeStdout(`${JSON.stringify({ rows, torch, ratios: torch ? ratios : null })}\n`);
