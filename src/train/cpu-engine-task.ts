@@ -152,7 +152,7 @@ export async function cpuEngineTaskFor(
   if (cpuEngineTurnedOff()) return fallback('VAE_CPU_ENGINE=tfjs');
   try {
     const task = await makeCpuEngineTask(vae, adam, train, cfg, epsRng, resume, onSkip);
-    return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one ${task.engine.graph.nodes}-node graph per step, Adam in wasm` };
+    return { task, line: `engine: onnxruntime on ${task.engine.threads} CPU thread${task.engine.threads === 1 ? '' : 's'}, one ${task.engine.graph.nodes}-node graph per step (${task.engine.calls === 'direct' ? "onnxruntime's C API" : 'through onnxruntime-node'}), Adam in wasm` };
   } catch (err) {
     if (err instanceof EngineUnavailable) return fallback(err.message);
     throw err;

@@ -18,9 +18,10 @@ import { defaultConfig, type Config } from '../../src/config/schema.js';
 import type { ImageSet } from '../../src/data/dataset.js';
 import { createVaeForConfig } from '../../src/train/model-from-config.js';
 import { makeVaeTask } from '../../src/train/vae-step.js';
-import { makeCpuEngineTask } from '../../src/train/cpu-engine-task.js';
+import { makeCpuEngineTask, type CpuEngineTask } from '../../src/train/cpu-engine-task.js';
 import { engineUnsupported } from '../../src/engine/onnx/network.js';
 import { CpuEngine, EngineUnavailable } from '../../src/engine/onnx/engine.js';
+import { directSessionUnavailable } from '../../src/engine/onnx/direct-session.js';
 import { skipWithoutOrt } from '../support/ort.js';
 
 const skip = await skipWithoutOrt();
@@ -63,6 +64,8 @@ interface Steps {
   params: Record<string, number[]>;
   moments: Record<string, number[]>;
   adamT: number;
+  /** how the engine called its step graph ('direct' or 'onnxruntime-node'; cpu: undefined) */
+  calls?: string;
 }
 
 /** `steps` steps (over epoch boundaries) of either task, from the same model and noise. */
@@ -74,6 +77,7 @@ async function runSteps(c: Case, which: 'cpu' | 'engine'): Promise<Steps> {
   const per = Math.ceil(N / cfg.train.batchSize);
   const onSkip = ({ epoch, index }: { epoch: number; index: number }) => skipped.push(epoch * per + index);
   const task = which === 'cpu' ? makeVaeTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), undefined, onSkip) : await makeCpuEngineTask(vae, adam, set, cfg, Rng.derive(1, 'eps'), undefined, onSkip);
+  const calls = which === 'engine' ? (task as CpuEngineTask).engine.calls : undefined;
   const stats: number[][] = [];
   for (let s = 0; s < (c.steps ?? 7); s++) {
     const r = await task.step(Math.floor(s / per), s % per);
@@ -86,7 +90,7 @@ async function runSteps(c: Case, which: 'cpu' | 'engine'): Promise<Steps> {
   const moments: Record<string, number[]> = {};
   for (const a of (await adam.state()).arrays) moments[a.name] = Array.from(a.data);
   task.dispose?.();
-  return { stats, skipped, params, moments, adamT: adam.t };
+  return { stats, skipped, params, moments, adamT: adam.t, calls };
 }
 
 /** The largest difference, relative to max(1, |a|). */
@@ -212,6 +216,26 @@ for (const [name, c] of fdCases) {
     } finally {
       await engine.dispose();
     }
+  });
+}
+
+const directSkip = skip || (await directSessionUnavailable()) || false;
+
+for (const [name, c] of [cases[1], cases[7], cases[14]]) {
+  test(`the step through onnxruntime's C API and through onnxruntime-node agree exactly: ${name}`, { skip: directSkip }, async () => {
+    const direct = await runSteps(c, 'engine');
+    process.env.VAE_ORT_DIRECT = '0';
+    let node: Steps;
+    try {
+      node = await runSteps(c, 'engine');
+    } finally {
+      delete process.env.VAE_ORT_DIRECT;
+    }
+    assert.equal(direct.calls, 'direct');
+    assert.equal(node.calls, 'onnxruntime-node');
+    assert.deepEqual(direct.stats, node.stats);
+    assert.deepEqual(direct.params, node.params);
+    assert.deepEqual(direct.moments, node.moments);
   });
 }
 

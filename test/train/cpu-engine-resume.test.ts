@@ -52,7 +52,7 @@ let reference: ReturnType<typeof metrics>;
 test('the engine trains and says so; the run reads on cpu', { skip }, () => {
   const r = vae(['train', ...SMALL, '--set', 'train.epochs=3', '--out', 'ref']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /^engine: onnxruntime on \d+ CPU threads?, one \d+-node graph per step, Adam in wasm$/m);
+  assert.match(r.stderr, /^engine: onnxruntime on \d+ CPU threads?, one \d+-node graph per step \(onnxruntime's C API\), Adam in wasm$/m);
   reference = metrics('ref');
   assert.equal(reference.length, 3);
   // a second run from the same seed is the same run
@@ -84,7 +84,7 @@ test('engine: Ctrl-C part-way through an epoch saves a checkpoint, exits 130, an
 test('engine: kill -9 after a timed mid-epoch checkpoint; the run resumes exactly', { skip }, async () => {
   await trainUntil('timed', ['--quiet', '--set', 'train.checkpointMinutes=0.0017'], () => meta('timed')?.partial != null, (child) => child.kill('SIGKILL'));
   const m = meta('timed');
-  assert.equal(m.epoch, 0);
+  assert.ok(Number.isInteger(m.epoch) && m.epoch >= 0 && m.epoch < 3, `killed in epoch ${m.epoch}`); // a fast machine may finish epoch 0 first
   assert.ok(m.partial.stepInEpoch > 0 && m.partial.stepInEpoch < 128);
   const r = vae(['train', '--resume', 'timed', '--backend', 'wasm', '--set', 'train.checkpointMinutes=5', '--quiet']);
   assert.equal(r.code, 0, r.stderr);

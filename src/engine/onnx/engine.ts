@@ -2,16 +2,19 @@
  * The CPU training engine: the step graph (step-graph.ts: forward, backward, gradient norm) on
  * an onnxruntime session, then Adam's update in one WebAssembly SIMD pass (adam-wasm.ts). The
  * parameters, Adam's moments and the gradients live in one WebAssembly memory, which the
- * session reads and writes directly (its inputs and preallocated outputs are views of it), so
- * a step copies nothing large. A step is run, then committed (the update, and the batch-norm
- * running averages from the step's batch moments) or dropped (a step skipped under
+ * session reads and writes directly (its inputs and outputs are views of it). The session runs
+ * through onnxruntime's C API (direct-session.ts), so a step copies nothing large; where that
+ * does not load, or with VAE_ORT_DIRECT=0, it runs through onnxruntime-node, which copies the
+ * outputs once more. A step is run, then committed (the update, and the batch-norm running
+ * averages from the step's batch moments) or dropped (a step skipped under
  * train.skipNonFinite: nothing changes).
  */
 import os from 'node:os';
-import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { BN_MOMENTUM } from '../../model/vae.js';
 import { AdamArena, ARENA_MAX_BYTES } from './adam-wasm.js';
 import { buildStepGraph, STEP_SCALARS, type StepGraph, type StepGraphOptions } from './step-graph.js';
+import { DirectSession, directSessionUnavailable } from './direct-session.js';
 
 /** A batch-norm layer's last batch moments (the step's outputs) and its running averages. */
 interface BatchNormState {
@@ -96,6 +99,66 @@ export interface CpuEngineOptions extends StepGraphOptions {
   adam: { beta1: number; beta2: number; epsilon: number };
 }
 
+/** A named float32 array the step graph reads or writes, with its shape. */
+interface Bound {
+  name: string;
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/** How the step graph is run: the engine's arrays bound once, x and eps given per step. */
+interface StepRunner {
+  /** 'direct' (onnxruntime's C API, outputs written in place) or 'onnxruntime-node' */
+  readonly calls: 'direct' | 'onnxruntime-node';
+  run(x: Bound, eps: Bound): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** VAE_ORT_DIRECT=0: run the step through onnxruntime-node even where the C API path loads. */
+function directTurnedOff(): boolean {
+  return process.env.VAE_ORT_DIRECT === '0';
+}
+
+async function directRunner(model: Uint8Array, threads: number, inputs: Bound[], outputs: Bound[]): Promise<StepRunner> {
+  const session = await DirectSession.create(model, threads);
+  for (const b of inputs) session.bindInput(b.name, b.data, b.dims);
+  for (const b of outputs) session.bindOutput(b.name, b.data, b.dims);
+  return {
+    calls: 'direct',
+    run(x, eps) {
+      session.bindInput(x.name, x.data, x.dims);
+      session.bindInput(eps.name, eps.data, eps.dims);
+      session.run();
+      return Promise.resolve();
+    },
+    release() {
+      session.release();
+      return Promise.resolve();
+    },
+  };
+}
+
+async function bindingRunner(ort: Ort, model: Uint8Array, threads: number, inputs: Bound[], outputs: Bound[]): Promise<StepRunner> {
+  const session = await createSession(ort, model, threads);
+  const tensors = (list: Bound[]) => Object.fromEntries(list.map((b) => [b.name, new ort.Tensor('float32', b.data, b.dims)]));
+  const feeds = tensors(inputs);
+  const fetches = tensors(outputs);
+  return {
+    calls: 'onnxruntime-node',
+    async run(x, eps) {
+      feeds[x.name] = new ort.Tensor('float32', x.data, x.dims);
+      feeds[eps.name] = new ort.Tensor('float32', eps.data, eps.dims);
+      await session.run(feeds, fetches);
+    },
+    release: () => session.release(),
+  };
+}
+
+/** A float32 array with an ArrayBuffer of its own (never on V8's heap, so it stays where it is while bound). */
+function ownBuffer(n: number): Float32Array {
+  return new Float32Array(new ArrayBuffer(4 * n));
+}
+
 export class CpuEngine {
   readonly graph: StepGraph;
   readonly threads: number;
@@ -104,20 +167,18 @@ export class CpuEngine {
   private readonly arena: AdamArena;
   /** each parameter's offset in the arena's regions (multiples of four floats) */
   private readonly offsets: number[];
-  private readonly inputs: Record<string, OrtTensor> = {};
-  private readonly outputs: Record<string, OrtTensor> = {};
   private readonly statsBuf: Float32Array;
-  private readonly scalarTensors: Record<string, OrtTensor>;
+  private readonly scalars: Record<string, Float32Array>;
   private pending: Float32Array | null = null;
   /** per batch-norm layer (graph.batchNorm's order): the last step's batch moments (outputs) and the running averages */
   private readonly norms: BatchNormState[];
+  private runner: StepRunner | null = null;
 
   private constructor(
-    private readonly ort: Ort,
-    private readonly session: InferenceSession,
     graph: StepGraph,
     private readonly opts: CpuEngineOptions,
     threads: number,
+    ort: Ort,
   ) {
     this.graph = graph;
     this.threads = threads;
@@ -129,20 +190,34 @@ export class CpuEngine {
       floats += Math.ceil(p.size / 4) * 4;
     }
     this.arena = new AdamArena(floats);
-    graph.params.forEach((p, i) => {
-      this.inputs[`p${i}`] = new ort.Tensor('float32', this.arena.view('p', this.offsets[i], p.size), p.shape);
-      this.outputs[`g${i}`] = new ort.Tensor('float32', this.arena.view('g', this.offsets[i], p.size), p.shape);
+    this.statsBuf = ownBuffer(graph.stats.length);
+    const scalarBuf = ownBuffer(STEP_SCALARS.length);
+    this.scalars = Object.fromEntries(STEP_SCALARS.map((s, i) => [s, scalarBuf.subarray(i, i + 1)]));
+    this.norms = graph.batchNorm.map(({ channels }) => ({
+      mean: ownBuffer(channels),
+      variance: ownBuffer(channels),
+      count: ownBuffer(1),
+      runningMean: new Float32Array(channels),
+      runningVar: new Float32Array(channels).fill(1),
+    }));
+  }
+
+  /** The arrays the step graph reads (besides x and eps) and writes: all of them the engine's own. */
+  private bindings(): { inputs: Bound[]; outputs: Bound[] } {
+    const inputs: Bound[] = this.graph.params.map((p, i) => ({ name: `p${i}`, data: this.arena.view('p', this.offsets[i], p.size), dims: p.shape }));
+    for (const s of STEP_SCALARS) inputs.push({ name: s, data: this.scalars[s], dims: [] });
+    const outputs: Bound[] = this.graph.params.map((p, i) => ({ name: `g${i}`, data: this.arena.view('g', this.offsets[i], p.size), dims: p.shape }));
+    this.graph.stats.forEach((_, i) => outputs.push({ name: `stat${i}`, data: this.statsBuf.subarray(i, i + 1), dims: [] }));
+    this.graph.batchNorm.forEach(({ channels }, i) => {
+      const n = this.norms[i];
+      outputs.push({ name: `bnMean${i}`, data: n.mean, dims: [channels] }, { name: `bnVar${i}`, data: n.variance, dims: [channels] }, { name: `bnCount${i}`, data: n.count, dims: [] });
     });
-    this.statsBuf = new Float32Array(graph.stats.length);
-    graph.stats.forEach((_, i) => (this.outputs[`stat${i}`] = new ort.Tensor('float32', this.statsBuf.subarray(i, i + 1), [])));
-    this.scalarTensors = Object.fromEntries(STEP_SCALARS.map((s) => [s, new ort.Tensor('float32', new Float32Array(1), [])]));
-    this.norms = graph.batchNorm.map(({ channels }, i) => {
-      const n = { mean: new Float32Array(channels), variance: new Float32Array(channels), count: new Float32Array(1), runningMean: new Float32Array(channels), runningVar: new Float32Array(channels).fill(1) };
-      this.outputs[`bnMean${i}`] = new ort.Tensor('float32', n.mean, [channels]);
-      this.outputs[`bnVar${i}`] = new ort.Tensor('float32', n.variance, [channels]);
-      this.outputs[`bnCount${i}`] = new ort.Tensor('float32', n.count, []);
-      return n;
-    });
+    return { inputs, outputs };
+  }
+
+  /** How the step graph is called: 'direct' (onnxruntime's C API) or 'onnxruntime-node'. */
+  get calls(): StepRunner['calls'] {
+    return this.runner!.calls;
   }
 
   static async create(opts: CpuEngineOptions, threads = engineThreads()): Promise<CpuEngine> {
@@ -153,7 +228,11 @@ export class CpuEngine {
       // parameters, both moments and the gradients, four floats each
       throw new EngineUnavailable(`the model's ${floats.toLocaleString('en-US')} parameters are more than its ${ARENA_MAX_BYTES / 2 ** 30} GiB of WebAssembly memory holds (4 copies)`);
     }
-    return new CpuEngine(ort, await createSession(ort, graph.model, threads), graph, opts, threads);
+    const engine = new CpuEngine(graph, opts, threads, ort);
+    const { inputs, outputs } = engine.bindings();
+    const direct = directTurnedOff() ? 'VAE_ORT_DIRECT=0' : await directSessionUnavailable();
+    engine.runner = direct === null ? await directRunner(graph.model, threads, inputs, outputs) : await bindingRunner(ort, graph.model, threads, inputs, outputs);
+    return engine;
   }
 
   /** Sets the parameters and moments, each flat in graph.params' order (zeros where a moment is missing). */
@@ -200,15 +279,9 @@ export class CpuEngine {
    */
   async step(x: Float32Array, eps: Float32Array, rows: number, scalars: StepScalars): Promise<Float32Array> {
     if (this.pending) throw new Error('step before the previous one was committed or dropped');
-    const feeds: Record<string, OrtTensor> = { ...this.inputs };
     const J = this.opts.spec.latentDim;
-    feeds.x = new this.ort.Tensor('float32', x, [rows, x.length / rows]);
-    feeds.eps = new this.ort.Tensor('float32', eps, [eps.length / J, J]); // rows x iwSamples
-    for (const s of STEP_SCALARS) {
-      (this.scalarTensors[s].data as Float32Array)[0] = scalars[s];
-      feeds[s] = this.scalarTensors[s];
-    }
-    await this.session.run(feeds, this.outputs);
+    for (const s of STEP_SCALARS) this.scalars[s][0] = scalars[s];
+    await this.runner!.run({ name: 'x', data: x, dims: [rows, x.length / rows] }, { name: 'eps', data: eps, dims: [eps.length / J, J] }); // eps: rows x iwSamples
     this.pending = this.statsBuf.slice();
     return this.pending.slice();
   }
@@ -234,7 +307,8 @@ export class CpuEngine {
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.runner?.release();
+    this.runner = null;
   }
 }
 
