@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { IKoffiCType, KoffiFunction } from 'koffi';
+import type { KoffiFunction } from 'koffi';
 
 /** A native pointer as koffi hands it over (an opaque external value; null for NULL). */
 type Pointer = object | null;
@@ -83,13 +83,8 @@ function bind(koffi: Koffi): Native {
   const getApi = koffi.decode(koffi.decode(base, 'void *'), koffi.proto('void *OrtGetApi(uint32_t version)')) as KoffiFunction;
   const table = getApi(API_VERSION) as Pointer;
   if (!table) throw new Error(`this onnxruntime does not offer C API version ${API_VERSION}`);
-  const protos = new Map<string, IKoffiCType>();
   const api = Object.fromEntries(
-    Object.entries(ENTRIES).map(([name, [index, signature]]) => {
-      const proto = protos.get(signature) ?? koffi.proto(signature);
-      protos.set(signature, proto);
-      return [name, koffi.decode(koffi.decode(table, 8 * index, 'void *'), proto) as KoffiFunction];
-    }),
+    Object.entries(ENTRIES).map(([name, [index, signature]]) => [name, koffi.decode(koffi.decode(table, 8 * index, 'void *'), koffi.proto(signature)) as KoffiFunction]),
   ) as CApi;
   const env = out(api, (o) => api.CreateEnv(LOG_WARNING, 'vae', o));
   const memoryInfo = out(api, (o) => api.CreateCpuMemoryInfo(ARENA_ALLOCATOR, MEM_TYPE_DEFAULT, o));

@@ -230,8 +230,8 @@ export class CpuEngine {
     }
     const engine = new CpuEngine(graph, opts, threads, ort);
     const { inputs, outputs } = engine.bindings();
-    const direct = directTurnedOff() ? 'VAE_ORT_DIRECT=0' : await directSessionUnavailable();
-    engine.runner = direct === null ? await directRunner(graph.model, threads, inputs, outputs) : await bindingRunner(ort, graph.model, threads, inputs, outputs);
+    const direct = !directTurnedOff() && (await directSessionUnavailable()) === null;
+    engine.runner = direct ? await directRunner(graph.model, threads, inputs, outputs) : await bindingRunner(ort, graph.model, threads, inputs, outputs);
     return engine;
   }
 
